@@ -1,0 +1,201 @@
+/* conf-t.h: the immutable configuration model (types only). */
+#ifndef CERB_CONF_T_H
+#define CERB_CONF_T_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "addr.h"
+
+#define CERB_MAX_WORKERS   64
+#define CERB_MAX_LISTENERS 256
+
+struct arena;
+
+/* Where a section was written: every section struct starts with one. */
+struct conf_src {
+    const char *file;
+    int line;
+};
+
+struct conf_kv {
+    char *name;
+    char *value;
+};
+
+enum { PROTO_HTTP, PROTO_TCP };
+enum { BAL_ROUND_ROBIN, BAL_LEAST_CONN, BAL_IP_HASH, BAL_HASH, BAL_RANDOM };
+enum { SRV_UP, SRV_DRAIN, SRV_DISABLED };
+enum { HC_HTTP, HC_TCP };
+enum { SAMESITE_LAX, SAMESITE_STRICT, SAMESITE_NONE };
+
+struct conf_return {
+    struct conf_src src;
+    int64_t status;
+    char *body;
+    size_t body_len;
+    struct conf_kv *headers;
+    size_t nheaders;
+    char *location;
+};
+
+struct conf_admin {
+    struct conf_src src;
+    struct addr addr;
+    char *address;
+    char *token;
+};
+
+struct conf_listener {
+    struct conf_src src;
+    char *name;
+    struct addr addr;
+    char *address;
+    int protocol;
+    char *pool_name;
+    int64_t header_timeout;     /* ms */
+    int64_t body_timeout;
+    int64_t keepalive_timeout;
+    int64_t send_timeout;
+    int64_t max_header_size;    /* bytes */
+    int64_t max_connections;    /* per worker */
+    int64_t backlog;
+    struct conf_pool *pool;     /* resolved from pool_name */
+    unsigned index;
+};
+
+struct conf_server {
+    struct conf_src src;
+    struct addr addr;
+    char *address;
+    int64_t weight;
+    bool backup;
+    int64_t max_conns;
+    int state;
+    uint32_t slot;              /* shm server slot, set by the master */
+};
+
+struct conf_health {
+    struct conf_src src;
+    int type;
+    char *path;
+    char *method;
+    char *host;
+    int64_t interval, timeout, rise, fall;
+    int64_t *expect;            /* none: any 2xx or 3xx */
+    size_t nexpect;
+    char *body;
+    void *body_re;              /* pcre2_code */
+    int initial;
+};
+
+struct conf_sticky {
+    struct conf_src src;
+    char *cookie;
+    char *source;
+    char *path;
+    int64_t max_age;
+    bool secure, httponly;
+    int samesite;
+};
+
+struct conf_breaker {
+    struct conf_src src;
+    int64_t failures;
+    int64_t open_for;
+};
+
+struct conf_pool {
+    struct conf_src src;
+    char *name;
+    int balance;
+    char *key;
+    struct conf_server *servers;
+    size_t nservers;
+    struct conf_health *health;
+    struct conf_sticky *sticky;
+    struct conf_breaker *circuit_breaker;
+    int64_t retries, keepalive;
+    int64_t connect_timeout, read_timeout, send_timeout;
+    int64_t max_fails, fail_timeout, slow_start;
+    int64_t retry_timeout, retry_buffer;
+};
+
+struct conf_route {
+    struct conf_src src;
+    char *name;
+    char **listeners;
+    size_t nlisteners;
+    char *host;
+    char *path_prefix, *path_exact, *path_regex;
+    void *path_re;              /* pcre2_code */
+    char **methods;
+    size_t nmethods;
+    struct conf_kv *headers;
+    size_t nheaders;
+    void **header_re;           /* per header: pcre2_code for "~regex", else NULL */
+    char *pool_name;
+    struct conf_pool *pool;
+    struct conf_return *ret;
+    bool retry_non_idempotent;
+    unsigned char *on_listener; /* [nlisteners of conf]: 1 if the route applies */
+};
+
+struct conf {
+    struct conf_src src;
+    char *path;                 /* the file as given */
+    int64_t workers;            /* resolved: "auto" is the number of CPUs */
+    char *user, *group;
+    bool allow_root;
+    char *pid_file;
+    char *error_log;
+    int log_level;
+    int64_t drain_timeout;
+    char *state_dir;
+    struct conf_admin *admin;
+    struct conf_listener *listeners;
+    size_t nlisteners;
+    struct conf_pool *pools;
+    size_t npools;
+    struct conf_route *routes;
+    size_t nroutes;
+    struct arena *arena;
+};
+
+/* How a key's value is read (see conf.c). */
+enum conf_kind {
+    CK_INT, CK_BOOL, CK_STR, CK_DURATION, CK_SIZE, CK_ENUM, CK_ADDR,
+    CK_STRLIST, CK_INTLIST, CK_STRMAP, CK_GROUP, CK_LIST
+};
+
+#define CF_REQUIRED 0x01    /* error when absent */
+#define CF_AUTO     0x02    /* CK_INT: the string "auto" reads as 0 */
+#define CF_NONEMPTY 0x04    /* CK_STR, lists: must not be empty */
+
+struct conf_section;
+
+/* One row of the declarative config schema. */
+struct conf_key {
+    const char *name;
+    enum conf_kind kind;
+    size_t off;                 /* value in the section struct */
+    size_t off2;                /* CK_ADDR: text; lists and maps: count */
+    const char *def;            /* default, as the text a user would write */
+    unsigned flags;
+    int64_t min, max;           /* ints; durations in ms; sizes in bytes */
+    const char *const *choices; /* CK_ENUM (NULL-terminated); CK_ADDR flags in min */
+    const struct conf_section *sub;
+};
+
+struct conf_ctx;
+
+struct conf_section {
+    const char *name;           /* for messages: "listener", "pool" */
+    size_t size;
+    const struct conf_key *keys;
+    /* Cross-field checks once all keys are read; report via conf_error. */
+    void (*check)(struct conf_ctx *ctx, void *obj, const char *path);
+};
+
+#endif

@@ -1,0 +1,748 @@
+/* conf: load, validate and free the configuration model. */
+#include "conf.h"
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <errno.h>
+#include <libconfig.h>
+#include <pcre2.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "arena.h"
+#include "units.h"
+
+struct conf_ctx {
+    struct conf *conf;
+    struct arena *arena;
+    struct conf_errors *errs;
+    int failed;
+    /* libconfig's file names die with it: interned copies in the arena. */
+    const char *raw_file[16];
+    const char *file[16];
+    int nfiles;
+    char incdir[4096];
+};
+
+static void
+errors_add_at(struct conf_errors *e, const char *msg, const char *file,
+              int line)
+{
+    if (e->n == e->cap) {
+        size_t cap = e->cap ? e->cap * 2 : 8;
+        char **m = realloc(e->msg, cap * sizeof(*m));
+        if (m == NULL)
+            return;
+        e->msg = m;
+        int *l = realloc(e->line, cap * sizeof(*l));
+        if (l == NULL)
+            return;
+        e->line = l;
+        const char **f = realloc(e->file, cap * sizeof(*f));
+        if (f == NULL)
+            return;
+        e->file = f;
+        e->cap = cap;
+    }
+    char *copy = strdup(msg);
+    if (copy == NULL)
+        return;
+    /* Keep them in file order: by line within a file, stable. */
+    size_t i = e->n;
+    while (i > 0 && file != NULL && e->file[i - 1] != NULL &&
+           strcmp(e->file[i - 1], file) == 0 && e->line[i - 1] > line) {
+        e->msg[i] = e->msg[i - 1];
+        e->line[i] = e->line[i - 1];
+        e->file[i] = e->file[i - 1];
+        i--;
+    }
+    e->msg[i] = copy;
+    e->line[i] = line;
+    e->file[i] = file;
+    e->n++;
+}
+
+static void
+errors_add(struct conf_errors *e, const char *msg)
+{
+    errors_add_at(e, msg, NULL, 0);
+}
+
+void
+conf_errors_print(const struct conf_errors *e, FILE *f)
+{
+    for (size_t i = 0; i < e->n; i++)
+        fprintf(f, "%s\n", e->msg[i]);
+}
+
+void
+conf_errors_free(struct conf_errors *e)
+{
+    for (size_t i = 0; i < e->n; i++)
+        free(e->msg[i]);
+    free(e->msg);
+    free(e->line);
+    free(e->file);
+    memset(e, 0, sizeof(*e));
+}
+
+void
+conf_error(struct conf_ctx *ctx, const struct conf_src *src,
+           const char *fmt, ...)
+{
+    char buf[1024];
+    int n = snprintf(buf, sizeof(buf), "%s:%d: ",
+                     src && src->file ? src->file : ctx->conf->path,
+                     src ? src->line : 0);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf + n, sizeof(buf) - (size_t)n, fmt, ap);
+    va_end(ap);
+    errors_add_at(ctx->errs, buf, src && src->file ? src->file : NULL,
+                  src ? src->line : 0);
+    ctx->failed = 1;
+}
+
+struct arena *
+conf_ctx_arena(struct conf_ctx *ctx)
+{
+    return ctx->arena;
+}
+
+struct conf *
+conf_ctx_conf(struct conf_ctx *ctx)
+{
+    return ctx->conf;
+}
+
+static struct conf_src
+src_of(struct conf_ctx *ctx, const config_setting_t *s)
+{
+    struct conf_src src;
+    const char *f = config_setting_source_file(s);
+
+    src.file = ctx->conf->path;
+    src.line = (int)config_setting_source_line(s);
+    if (f == NULL)
+        return src;
+    for (int i = 0; i < ctx->nfiles; i++)
+        if (ctx->raw_file[i] == f || strcmp(ctx->raw_file[i], f) == 0) {
+            src.file = ctx->file[i];
+            return src;
+        }
+    if (f[0] != '/' && strcmp(f, ctx->conf->path) != 0 && ctx->incdir[0]) {
+        /* libconfig names included files as written: make them findable. */
+        size_t l = strlen(ctx->incdir) + strlen(f) + 2;
+        char *full = arena_alloc(ctx->arena, l);
+        snprintf(full, l, "%s/%s", ctx->incdir, f);
+        src.file = full;
+    } else {
+        src.file = arena_strdup(ctx->arena, f);
+    }
+    if (ctx->nfiles < 16) {
+        ctx->raw_file[ctx->nfiles] = f;
+        ctx->file[ctx->nfiles++] = src.file;
+    }
+    return src;
+}
+
+static void
+setting_error(struct conf_ctx *ctx, const config_setting_t *s,
+              const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void
+setting_error(struct conf_ctx *ctx, const config_setting_t *s,
+              const char *path, const char *fmt, ...)
+{
+    char buf[900];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    struct conf_src src = src_of(ctx, s);
+    conf_error(ctx, &src, "%s: %s", path, buf);
+}
+
+static void
+regex_free(void *re)
+{
+    pcre2_code_free(re);
+}
+
+void *
+conf_regex_compile(struct conf_ctx *ctx, const struct conf_src *src,
+                   const char *what, const char *pattern)
+{
+    int code;
+    PCRE2_SIZE off;
+    pcre2_code *re = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED,
+                                   0, &code, &off, NULL);
+    if (re == NULL) {
+        PCRE2_UCHAR msg[256];
+        pcre2_get_error_message(code, msg, sizeof(msg));
+        conf_error(ctx, src, "%s: invalid regular expression at offset %zu: %s",
+                   what, (size_t)off, (char *)msg);
+        return NULL;
+    }
+    pcre2_jit_compile(re, PCRE2_JIT_COMPLETE);  /* interpreter if it fails */
+    if (arena_cleanup_add(ctx->arena, regex_free, re) < 0) {
+        pcre2_code_free(re);
+        conf_error(ctx, src, "out of memory");
+        return NULL;
+    }
+    return re;
+}
+
+static const char *
+type_name(int type)
+{
+    switch (type) {
+    case CONFIG_TYPE_INT: case CONFIG_TYPE_INT64: return "a number";
+    case CONFIG_TYPE_FLOAT: return "a decimal number";
+    case CONFIG_TYPE_STRING: return "a string";
+    case CONFIG_TYPE_BOOL: return "true or false";
+    case CONFIG_TYPE_GROUP: return "a group { ... }";
+    case CONFIG_TYPE_ARRAY: return "an array [ ... ]";
+    case CONFIG_TYPE_LIST: return "a list ( ... )";
+    default: return "something else";
+    }
+}
+
+static int
+is_int(const config_setting_t *s)
+{
+    int t = config_setting_type(s);
+    return t == CONFIG_TYPE_INT || t == CONFIG_TYPE_INT64;
+}
+
+#define FIELD(obj, off, type) ((type *)((char *)(obj) + (off)))
+
+static void parse_section(struct conf_ctx *ctx, const struct conf_section *sec,
+                          const config_setting_t *g, void *obj,
+                          const char *path);
+
+static int
+check_range(struct conf_ctx *ctx, const config_setting_t *s, const char *path,
+            const struct conf_key *k, int64_t v, const char *unit_text)
+{
+    if (k->min == 0 && k->max == 0)
+        return 0;
+    if (v < k->min || v > k->max) {
+        if (k->kind == CK_DURATION) {
+            char lo[32], hi[32];
+            unit_duration_format(k->min, lo, sizeof(lo));
+            unit_duration_format(k->max, hi, sizeof(hi));
+            setting_error(ctx, s, path, "%s is out of range (%s to %s)",
+                          unit_text, lo, hi);
+        } else {
+            setting_error(ctx, s, path, "%s is out of range (%lld to %lld)",
+                          unit_text, (long long)k->min, (long long)k->max);
+        }
+        return -1;
+    }
+    return 0;
+}
+
+/* Reads a scalar given as text (the defaults) or from a setting. */
+static int
+parse_scalar(struct conf_ctx *ctx, const struct conf_key *k,
+             const config_setting_t *s, const char *text, void *obj,
+             const char *path)
+{
+    const char *why;
+    char buf[64];
+    int64_t v;
+
+    switch (k->kind) {
+    case CK_INT:
+        if (text == NULL && is_int(s)) {
+            v = config_setting_get_int64(s);
+        } else {
+            const char *t = text ? text : config_setting_get_string(s);
+            if (t == NULL) {
+                setting_error(ctx, s, path, "expected a number%s, got %s",
+                              k->flags & CF_AUTO ? " or \"auto\"" : "",
+                              type_name(config_setting_type(s)));
+                return -1;
+            }
+            if ((k->flags & CF_AUTO) && strcmp(t, "auto") == 0) {
+                *FIELD(obj, k->off, int64_t) = 0;
+                return 0;
+            }
+            char *end;
+            errno = 0;
+            v = strtoll(t, &end, 10);
+            if (text == NULL || *end != '\0' || errno != 0) {
+                setting_error(ctx, s, path, "expected a number%s, got \"%s\"",
+                              k->flags & CF_AUTO ? " or \"auto\"" : "", t);
+                return -1;
+            }
+        }
+        snprintf(buf, sizeof(buf), "%lld", (long long)v);
+        if (s != NULL && check_range(ctx, s, path, k, v, buf) < 0)
+            return -1;
+        *FIELD(obj, k->off, int64_t) = v;
+        return 0;
+
+    case CK_BOOL:
+        if (text != NULL) {
+            *FIELD(obj, k->off, bool) = strcmp(text, "true") == 0;
+            return 0;
+        }
+        if (config_setting_type(s) != CONFIG_TYPE_BOOL) {
+            setting_error(ctx, s, path, "expected true or false, got %s",
+                          type_name(config_setting_type(s)));
+            return -1;
+        }
+        *FIELD(obj, k->off, bool) = config_setting_get_bool(s) != 0;
+        return 0;
+
+    case CK_STR: {
+        const char *t = text;
+        if (t == NULL) {
+            if (config_setting_type(s) != CONFIG_TYPE_STRING) {
+                setting_error(ctx, s, path, "expected a string, got %s",
+                              type_name(config_setting_type(s)));
+                return -1;
+            }
+            t = config_setting_get_string(s);
+            if ((k->flags & CF_NONEMPTY) && t[0] == '\0') {
+                setting_error(ctx, s, path, "must not be empty");
+                return -1;
+            }
+        }
+        *FIELD(obj, k->off, char *) = arena_strdup(ctx->arena, t);
+        return 0;
+    }
+
+    case CK_DURATION:
+    case CK_SIZE: {
+        const char *t = text;
+        if (t == NULL && is_int(s)) {
+            /* A bare number: seconds, or bytes. */
+            v = config_setting_get_int64(s);
+            if (v < 0) {
+                setting_error(ctx, s, path, "must not be negative");
+                return -1;
+            }
+            if (k->kind == CK_DURATION) {
+                if (v > ((int64_t)1 << 40)) {
+                    setting_error(ctx, s, path, "duration too large");
+                    return -1;
+                }
+                v *= 1000;
+            }
+        } else {
+            if (t == NULL)
+                t = config_setting_get_string(s);
+            if (t == NULL) {
+                setting_error(ctx, s, path, "expected a %s string such as %s, "
+                              "got %s", k->kind == CK_DURATION ?
+                              "duration" : "size", k->kind == CK_DURATION ?
+                              "\"500ms\" or \"30s\"" : "\"16k\" or \"8M\"",
+                              type_name(config_setting_type(s)));
+                return -1;
+            }
+            int r = k->kind == CK_DURATION ? unit_duration_parse(t, &v, &why)
+                                           : unit_size_parse(t, &v, &why);
+            if (r < 0) {
+                if (s == NULL)
+                    return -1;
+                setting_error(ctx, s, path, "invalid %s \"%s\": %s",
+                              k->kind == CK_DURATION ? "duration" : "size",
+                              t, why);
+                return -1;
+            }
+        }
+        if (s != NULL) {
+            const char *shown = config_setting_get_string(s);
+            if (shown == NULL) {
+                snprintf(buf, sizeof(buf), "%lld", (long long)
+                         config_setting_get_int64(s));
+                shown = buf;
+            }
+            if (check_range(ctx, s, path, k, v, shown) < 0)
+                return -1;
+        }
+        *FIELD(obj, k->off, int64_t) = v;
+        return 0;
+    }
+
+    case CK_ENUM: {
+        const char *t = text ? text : config_setting_get_string(s);
+        if (t != NULL)
+            for (int i = 0; k->choices[i] != NULL; i++)
+                if (strcmp(t, k->choices[i]) == 0) {
+                    *FIELD(obj, k->off, int) = i;
+                    return 0;
+                }
+        char list[256] = "";
+        size_t off = 0;
+        for (int i = 0; k->choices[i] != NULL && off < sizeof(list); i++)
+            off += (size_t)snprintf(list + off, sizeof(list) - off, "%s\"%s\"",
+                                    i ? ", " : "", k->choices[i]);
+        if (t != NULL)
+            setting_error(ctx, s, path, "invalid value \"%s\" (expected one "
+                          "of %s)", t, list);
+        else
+            setting_error(ctx, s, path, "expected one of %s, got %s", list,
+                          type_name(config_setting_type(s)));
+        return -1;
+    }
+
+    case CK_ADDR: {
+        const char *t = text ? text : config_setting_get_string(s);
+        char err[256];
+        if (t == NULL) {
+            setting_error(ctx, s, path, "expected an address string such "
+                          "as \"127.0.0.1:8080\", got %s",
+                          type_name(config_setting_type(s)));
+            return -1;
+        }
+        if (addr_parse(t, FIELD(obj, k->off, struct addr), (unsigned)k->min,
+                       err, sizeof(err)) < 0) {
+            if (s != NULL)
+                setting_error(ctx, s, path, "invalid address \"%s\": %s", t,
+                              err);
+            return -1;
+        }
+        if (k->off2)
+            *FIELD(obj, k->off2, char *) = arena_strdup(ctx->arena, t);
+        return 0;
+    }
+    default:
+        return -1;
+    }
+}
+
+static int
+parse_strlist(struct conf_ctx *ctx, const struct conf_key *k,
+              const config_setting_t *s, void *obj, const char *path)
+{
+    int t = config_setting_type(s);
+    char **v;
+    size_t n;
+
+    if (t == CONFIG_TYPE_STRING) {
+        n = 1;
+        v = arena_alloc(ctx->arena, sizeof(*v));
+        v[0] = arena_strdup(ctx->arena, config_setting_get_string(s));
+    } else if (t == CONFIG_TYPE_ARRAY || t == CONFIG_TYPE_LIST) {
+        n = (size_t)config_setting_length(s);
+        v = arena_calloc(ctx->arena, n ? n : 1, sizeof(*v));
+        for (size_t i = 0; i < n; i++) {
+            const config_setting_t *e = config_setting_get_elem(s, (int)i);
+            const char *str = config_setting_get_string(e);
+            if (str == NULL) {
+                setting_error(ctx, e, path, "element %zu: expected a string, "
+                              "got %s", i + 1, type_name(config_setting_type(e)));
+                return -1;
+            }
+            v[i] = arena_strdup(ctx->arena, str);
+        }
+    } else {
+        setting_error(ctx, s, path, "expected an array of strings [ \"...\" ],"
+                      " got %s", type_name(t));
+        return -1;
+    }
+    if (n == 0 && (k->flags & CF_NONEMPTY)) {
+        setting_error(ctx, s, path, "must not be empty");
+        return -1;
+    }
+    *FIELD(obj, k->off, char **) = v;
+    *FIELD(obj, k->off2, size_t) = n;
+    return 0;
+}
+
+static int
+parse_intlist(struct conf_ctx *ctx, const struct conf_key *k,
+              const config_setting_t *s, void *obj, const char *path)
+{
+    int t = config_setting_type(s);
+    size_t n;
+    int64_t *v;
+
+    if (is_int(s)) {
+        n = 1;
+        v = arena_alloc(ctx->arena, sizeof(*v));
+        v[0] = config_setting_get_int64(s);
+    } else if (t == CONFIG_TYPE_ARRAY || t == CONFIG_TYPE_LIST) {
+        n = (size_t)config_setting_length(s);
+        v = arena_calloc(ctx->arena, n ? n : 1, sizeof(*v));
+        for (size_t i = 0; i < n; i++) {
+            const config_setting_t *e = config_setting_get_elem(s, (int)i);
+            if (!is_int(e)) {
+                setting_error(ctx, e, path, "element %zu: expected a number, "
+                              "got %s", i + 1, type_name(config_setting_type(e)));
+                return -1;
+            }
+            v[i] = config_setting_get_int64(e);
+        }
+    } else {
+        setting_error(ctx, s, path, "expected an array of numbers [ ... ], "
+                      "got %s", type_name(t));
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char buf[32];
+        snprintf(buf, sizeof(buf), "%lld", (long long)v[i]);
+        if (check_range(ctx, s, path, k, v[i], buf) < 0)
+            return -1;
+    }
+    if (n == 0 && (k->flags & CF_NONEMPTY)) {
+        setting_error(ctx, s, path, "must not be empty");
+        return -1;
+    }
+    *FIELD(obj, k->off, int64_t *) = v;
+    *FIELD(obj, k->off2, size_t) = n;
+    return 0;
+}
+
+static int
+parse_strmap(struct conf_ctx *ctx, const struct conf_key *k,
+             const config_setting_t *s, void *obj, const char *path)
+{
+    if (config_setting_type(s) != CONFIG_TYPE_GROUP) {
+        setting_error(ctx, s, path, "expected a group { Name = \"value\"; }, "
+                      "got %s", type_name(config_setting_type(s)));
+        return -1;
+    }
+    size_t n = (size_t)config_setting_length(s);
+    struct conf_kv *kv = arena_calloc(ctx->arena, n ? n : 1, sizeof(*kv));
+    for (size_t i = 0; i < n; i++) {
+        const config_setting_t *e = config_setting_get_elem(s, (int)i);
+        char buf[32];
+        const char *val = config_setting_get_string(e);
+        if (val == NULL && is_int(e)) {
+            snprintf(buf, sizeof(buf), "%lld",
+                     (long long)config_setting_get_int64(e));
+            val = buf;
+        }
+        if (val == NULL) {
+            setting_error(ctx, e, path, "%s: expected a string, got %s",
+                          config_setting_name(e),
+                          type_name(config_setting_type(e)));
+            return -1;
+        }
+        kv[i].name = arena_strdup(ctx->arena, config_setting_name(e));
+        kv[i].value = arena_strdup(ctx->arena, val);
+    }
+    *FIELD(obj, k->off, struct conf_kv *) = kv;
+    *FIELD(obj, k->off2, size_t) = n;
+    return 0;
+}
+
+static void
+parse_key(struct conf_ctx *ctx, const struct conf_key *k,
+          const config_setting_t *s, void *obj, const char *path)
+{
+    switch (k->kind) {
+    case CK_STRLIST:
+        parse_strlist(ctx, k, s, obj, path);
+        return;
+    case CK_INTLIST:
+        parse_intlist(ctx, k, s, obj, path);
+        return;
+    case CK_STRMAP:
+        parse_strmap(ctx, k, s, obj, path);
+        return;
+    case CK_GROUP: {
+        if (config_setting_type(s) != CONFIG_TYPE_GROUP) {
+            setting_error(ctx, s, path, "expected a group { ... }, got %s",
+                          type_name(config_setting_type(s)));
+            return;
+        }
+        void *sub = arena_calloc(ctx->arena, 1, k->sub->size);
+        *FIELD(obj, k->off, void *) = sub;
+        parse_section(ctx, k->sub, s, sub, path);
+        return;
+    }
+    case CK_LIST: {
+        int t = config_setting_type(s);
+        if (t != CONFIG_TYPE_LIST) {
+            setting_error(ctx, s, path, "expected a list ( { ... }, ... ), "
+                          "got %s", type_name(t));
+            return;
+        }
+        size_t n = (size_t)config_setting_length(s);
+        char *arr = arena_calloc(ctx->arena, n ? n : 1, k->sub->size);
+        *FIELD(obj, k->off, void *) = arr;
+        *FIELD(obj, k->off2, size_t) = n;
+        for (size_t i = 0; i < n; i++) {
+            const config_setting_t *e = config_setting_get_elem(s, (int)i);
+            char epath[400];
+            snprintf(epath, sizeof(epath), "%s[%zu]", path, i);
+            if (config_setting_type(e) != CONFIG_TYPE_GROUP) {
+                setting_error(ctx, e, epath, "expected a group { ... }, got %s",
+                              type_name(config_setting_type(e)));
+                continue;
+            }
+            parse_section(ctx, k->sub, e, arr + i * k->sub->size, epath);
+        }
+        if (n == 0 && (k->flags & CF_NONEMPTY))
+            setting_error(ctx, s, path, "must not be empty");
+        return;
+    }
+    default:
+        parse_scalar(ctx, k, s, NULL, obj, path);
+    }
+}
+
+static void
+parse_section(struct conf_ctx *ctx, const struct conf_section *sec,
+              const config_setting_t *g, void *obj, const char *path)
+{
+    struct conf_src *src = obj;
+    char kpath[320];
+
+    *src = src_of(ctx, g);
+    /* Unknown keys first: a typo must never pass as a default. */
+    int n = config_setting_length(g);
+    for (int i = 0; i < n; i++) {
+        const config_setting_t *m = config_setting_get_elem(g, i);
+        const char *name = config_setting_name(m);
+        const struct conf_key *k = sec->keys;
+        while (k->name != NULL && strcmp(k->name, name) != 0)
+            k++;
+        if (k->name == NULL) {
+            struct conf_src ms = src_of(ctx, m);
+            if (path[0])
+                conf_error(ctx, &ms, "%s: unknown key \"%s\" in %s", path,
+                           name, sec->name);
+            else
+                conf_error(ctx, &ms, "unknown key \"%s\"", name);
+        }
+    }
+    for (const struct conf_key *k = sec->keys; k->name != NULL; k++) {
+        const config_setting_t *m = config_setting_get_member(g, k->name);
+        snprintf(kpath, sizeof(kpath), "%s%s%s", path, path[0] ? "." : "",
+                 k->name);
+        if (m == NULL) {
+            if (k->flags & CF_REQUIRED) {
+                if (path[0])
+                    conf_error(ctx, src, "%s: missing required key \"%s\"",
+                               path, k->name);
+                else
+                    conf_error(ctx, src, "missing required key \"%s\"",
+                               k->name);
+            } else if (k->def != NULL) {
+                parse_scalar(ctx, k, NULL, k->def, obj, kpath);
+            }
+            continue;
+        }
+        parse_key(ctx, k, m, obj, kpath);
+    }
+    if (sec->check != NULL)
+        sec->check(ctx, obj, path);
+}
+
+struct conf *
+conf_load(const char *path, struct conf_errors *errs)
+{
+    struct arena *a = arena_new(16384);
+    config_t cfg;
+    char dir[4096];
+
+    if (a == NULL) {
+        errors_add(errs, "out of memory");
+        return NULL;
+    }
+    struct conf *c = arena_calloc(a, 1, sizeof(*c));
+    c->arena = a;
+    c->path = arena_strdup(a, path);
+    struct conf_ctx ctx = { .conf = c, .arena = a, .errs = errs };
+
+    if (access(path, R_OK) < 0) {
+        char buf[4200];
+        snprintf(buf, sizeof(buf), "%s: cannot read: %s", path,
+                 strerror(errno));
+        errors_add(errs, buf);
+        arena_free(a);
+        return NULL;
+    }
+    config_init(&cfg);
+    /* @include paths are relative to the directory of the main file. */
+    snprintf(dir, sizeof(dir), "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash != NULL) {
+        *slash = '\0';
+        config_set_include_dir(&cfg, dir[0] ? dir : "/");
+        snprintf(ctx.incdir, sizeof(ctx.incdir), "%s", dir[0] ? dir : "");
+    }
+    if (config_read_file(&cfg, path) != CONFIG_TRUE) {
+        char buf[4200];
+        const char *f = config_error_file(&cfg);
+        if (f != NULL && f[0] != '/' && strcmp(f, path) != 0 && ctx.incdir[0])
+            snprintf(buf, sizeof(buf), "%s/%s:%d: %s", ctx.incdir, f,
+                     config_error_line(&cfg), config_error_text(&cfg));
+        else
+            snprintf(buf, sizeof(buf), "%s:%d: %s", f ? f : path,
+                     config_error_line(&cfg), config_error_text(&cfg));
+        errors_add(errs, buf);
+        config_destroy(&cfg);
+        arena_free(a);
+        return NULL;
+    }
+    parse_section(&ctx, conf_root_section(), config_root_setting(&cfg), c, "");
+    /* Source file names point into libconfig's memory: copy them. */
+    config_destroy(&cfg);
+    if (ctx.failed) {
+        arena_free(a);
+        return NULL;
+    }
+    return c;
+}
+
+void
+conf_free(struct conf *c)
+{
+    if (c != NULL)
+        arena_free(c->arena);
+}
+
+const char *
+conf_enum_name(const struct conf_section *sec, const char *key, int value)
+{
+    for (const struct conf_key *k = sec->keys; k->name != NULL; k++)
+        if (strcmp(k->name, key) == 0 && k->choices != NULL)
+            return k->choices[value];
+    return "?";
+}
+
+struct conf_listener *
+conf_listener_find(const struct conf *c, const char *name)
+{
+    for (size_t i = 0; i < c->nlisteners; i++)
+        if (c->listeners[i].name && strcmp(c->listeners[i].name, name) == 0)
+            return &c->listeners[i];
+    return NULL;
+}
+
+struct conf_pool *
+conf_pool_find(const struct conf *c, const char *name)
+{
+    for (size_t i = 0; i < c->npools; i++)
+        if (c->pools[i].name && strcmp(c->pools[i].name, name) == 0)
+            return &c->pools[i];
+    return NULL;
+}
+
+void
+conf_peek_string(const char *path, const char *key, char *out, size_t len)
+{
+    config_t cfg;
+    const char *v = NULL;
+
+    for (const struct conf_key *k = conf_root_section()->keys; k->name; k++)
+        if (strcmp(k->name, key) == 0)
+            v = k->def;
+    config_init(&cfg);
+    const char *got = NULL;
+    if (config_read_file(&cfg, path) == CONFIG_TRUE &&
+        config_lookup_string(&cfg, key, &got) == CONFIG_TRUE)
+        v = got;
+    snprintf(out, len, "%s", v ? v : "");
+    config_destroy(&cfg);
+}

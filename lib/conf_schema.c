@@ -1,0 +1,588 @@
+/* conf_schema: the declared config keys (type, default, range) and checks. */
+#include "conf.h"
+
+#include <ctype.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "arena.h"
+
+#ifndef CERB_LOCALSTATEDIR
+#define CERB_LOCALSTATEDIR "/var"
+#endif
+
+#define OFF(type, field) offsetof(type, field)
+#define SEC(x) (&(x))
+#define MS_DAY  86400000LL
+#define MS_HOUR 3600000LL
+
+static const char *const proto_choices[] = { "http", "tcp", NULL };
+static const char *const balance_choices[] = {
+    "round_robin", "least_conn", "ip_hash", "hash", "random", NULL
+};
+static const char *const srv_state_choices[] = { "up", "drain", "disabled", NULL };
+static const char *const hc_type_choices[] = { "http", "tcp", NULL };
+static const char *const hc_initial_choices[] = { "up", "down", NULL };
+static const char *const samesite_choices[] = { "lax", "strict", "none", NULL };
+static const char *const log_level_choices[] = {
+    "debug", "info", "notice", "warn", "error", "crit", "alert", NULL
+};
+
+/* ---- return ---------------------------------------------------------- */
+
+static int
+is_token_char(int c)
+{
+    return isalnum(c) || strchr("!#$%&'*+-.^_`|~", c) != NULL;
+}
+
+static int
+is_token(const char *s)
+{
+    if (*s == '\0')
+        return 0;
+    for (; *s; s++)
+        if (!is_token_char((unsigned char)*s))
+            return 0;
+    return 1;
+}
+
+static int
+has_ctl(const char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 && *s != '\t')
+            return 1;
+    return 0;
+}
+
+static void
+check_header_values(struct conf_ctx *ctx, const struct conf_src *src,
+                    const char *path, const struct conf_kv *kv, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (!is_token(kv[i].name))
+            conf_error(ctx, src, "%s: invalid header name \"%s\"", path,
+                       kv[i].name);
+        if (has_ctl(kv[i].value))
+            conf_error(ctx, src, "%s: header %s: control characters are not "
+                       "allowed in a value", path, kv[i].name);
+    }
+}
+
+static void
+return_check(struct conf_ctx *ctx, void *obj, const char *path)
+{
+    struct conf_return *r = obj;
+    int redirect = r->status == 301 || r->status == 302 || r->status == 303 ||
+                   r->status == 307 || r->status == 308;
+
+    if (r->status == 0)
+        r->status = r->location ? 302 : 200;
+    else if (redirect && r->location == NULL)
+        conf_error(ctx, &r->src, "%s: status %lld needs a location", path,
+                   (long long)r->status);
+    else if (!redirect && r->location != NULL)
+        conf_error(ctx, &r->src, "%s: location needs a redirect status "
+                   "(301, 302, 303, 307 or 308), not %lld", path,
+                   (long long)r->status);
+    if (r->location != NULL && has_ctl(r->location))
+        conf_error(ctx, &r->src, "%s.location: control characters are not "
+                   "allowed", path);
+    r->body_len = r->body ? strlen(r->body) : 0;
+    for (size_t i = 0; i < r->nheaders; i++) {
+        if (strcasecmp(r->headers[i].name, "Content-Length") == 0 ||
+            strcasecmp(r->headers[i].name, "Transfer-Encoding") == 0 ||
+            strcasecmp(r->headers[i].name, "Connection") == 0)
+            conf_error(ctx, &r->src, "%s.headers: %s is set by cerberus and "
+                       "cannot be configured", path, r->headers[i].name);
+    }
+    check_header_values(ctx, &r->src, path, r->headers, r->nheaders);
+}
+
+static const struct conf_key return_keys[] = {
+    { "status", CK_INT, OFF(struct conf_return, status), 0, NULL, 0, 200, 599,
+      NULL, NULL },
+    { "body", CK_STR, OFF(struct conf_return, body), 0, "", 0, 0, 0, NULL, NULL },
+    { "headers", CK_STRMAP, OFF(struct conf_return, headers),
+      OFF(struct conf_return, nheaders), NULL, 0, 0, 0, NULL, NULL },
+    { "location", CK_STR, OFF(struct conf_return, location), 0, NULL,
+      CF_NONEMPTY, 0, 0, NULL, NULL },
+    { NULL, 0, 0, 0, NULL, 0, 0, 0, NULL, NULL }
+};
+static const struct conf_section return_section = {
+    "return", sizeof(struct conf_return), return_keys, return_check
+};
+
+/* ---- admin ----------------------------------------------------------- */
+
+static const struct conf_key admin_keys[] = {
+    { "address", CK_ADDR, OFF(struct conf_admin, addr),
+      OFF(struct conf_admin, address), "127.0.0.1:9901", 0, ADDR_WILDCARD, 0,
+      NULL, NULL },
+    { "token", CK_STR, OFF(struct conf_admin, token), 0, NULL, CF_NONEMPTY,
+      0, 0, NULL, NULL },
+    { NULL, 0, 0, 0, NULL, 0, 0, 0, NULL, NULL }
+};
+static const struct conf_section admin_section = {
+    "admin", sizeof(struct conf_admin), admin_keys, NULL
+};
+
+/* ---- listeners ------------------------------------------------------- */
+
+static void
+listener_check(struct conf_ctx *ctx, void *obj, const char *path)
+{
+    struct conf_listener *l = obj;
+
+    if (l->protocol == PROTO_TCP && l->pool_name == NULL)
+        conf_error(ctx, &l->src, "%s: a tcp listener needs a pool", path);
+    if (l->protocol == PROTO_HTTP && l->pool_name != NULL)
+        conf_error(ctx, &l->src, "%s: pool is for tcp listeners; http "
+                   "listeners send traffic to pools through routes", path);
+}
+
+static const struct conf_key listener_keys[] = {
+    { "name", CK_STR, OFF(struct conf_listener, name), 0, NULL,
+      CF_REQUIRED | CF_NONEMPTY, 0, 0, NULL, NULL },
+    { "address", CK_ADDR, OFF(struct conf_listener, addr),
+      OFF(struct conf_listener, address), NULL, CF_REQUIRED, ADDR_WILDCARD, 0,
+      NULL, NULL },
+    { "protocol", CK_ENUM, OFF(struct conf_listener, protocol), 0, "http", 0,
+      0, 0, proto_choices, NULL },
+    { "pool", CK_STR, OFF(struct conf_listener, pool_name), 0, NULL,
+      CF_NONEMPTY, 0, 0, NULL, NULL },
+    { "header_timeout", CK_DURATION, OFF(struct conf_listener, header_timeout),
+      0, "10s", 0, 1, MS_HOUR, NULL, NULL },
+    { "body_timeout", CK_DURATION, OFF(struct conf_listener, body_timeout), 0,
+      "60s", 0, 1, MS_DAY, NULL, NULL },
+    { "keepalive_timeout", CK_DURATION,
+      OFF(struct conf_listener, keepalive_timeout), 0, "75s", 0, 0, MS_DAY,
+      NULL, NULL },
+    { "send_timeout", CK_DURATION, OFF(struct conf_listener, send_timeout), 0,
+      "60s", 0, 1, MS_DAY, NULL, NULL },
+    { "max_header_size", CK_SIZE, OFF(struct conf_listener, max_header_size),
+      0, "32k", 0, 1024, 1024 * 1024, NULL, NULL },
+    { "max_connections", CK_INT, OFF(struct conf_listener, max_connections),
+      0, "10000", 0, 1, 1000000, NULL, NULL },
+    { "backlog", CK_INT, OFF(struct conf_listener, backlog), 0, "511", 0, 1,
+      65535, NULL, NULL },
+    { NULL, 0, 0, 0, NULL, 0, 0, 0, NULL, NULL }
+};
+static const struct conf_section listener_section = {
+    "listener", sizeof(struct conf_listener), listener_keys, listener_check
+};
+
+/* ---- pools ----------------------------------------------------------- */
+
+static const struct conf_key server_keys[] = {
+    { "address", CK_ADDR, OFF(struct conf_server, addr),
+      OFF(struct conf_server, address), NULL, CF_REQUIRED, ADDR_HOSTNAME, 0,
+      NULL, NULL },
+    { "weight", CK_INT, OFF(struct conf_server, weight), 0, "1", 0, 1, 1000,
+      NULL, NULL },
+    { "backup", CK_BOOL, OFF(struct conf_server, backup), 0, "false", 0, 0, 0,
+      NULL, NULL },
+    { "max_conns", CK_INT, OFF(struct conf_server, max_conns), 0, "0", 0, 0,
+      1000000, NULL, NULL },
+    { "state", CK_ENUM, OFF(struct conf_server, state), 0, "up", 0, 0, 0,
+      srv_state_choices, NULL },
+    { NULL, 0, 0, 0, NULL, 0, 0, 0, NULL, NULL }
+};
+static const struct conf_section server_section = {
+    "server", sizeof(struct conf_server), server_keys, NULL
+};
+
+static void
+health_check(struct conf_ctx *ctx, void *obj, const char *path)
+{
+    struct conf_health *h = obj;
+
+    if (h->path[0] != '/')
+        conf_error(ctx, &h->src, "%s.path: must start with \"/\"", path);
+    if (!is_token(h->method))
+        conf_error(ctx, &h->src, "%s.method: invalid method \"%s\"", path,
+                   h->method);
+    if (h->timeout > h->interval)
+        conf_error(ctx, &h->src, "%s: timeout must not exceed interval", path);
+    if (h->body != NULL)
+        h->body_re = conf_regex_compile(ctx, &h->src, "health.body", h->body);
+}
+
+static const struct conf_key health_keys[] = {
+    { "type", CK_ENUM, OFF(struct conf_health, type), 0, "http", 0, 0, 0,
+      hc_type_choices, NULL },
+    { "path", CK_STR, OFF(struct conf_health, path), 0, "/health", 0, 0, 0,
+      NULL, NULL },
+    { "method", CK_STR, OFF(struct conf_health, method), 0, "GET", 0, 0, 0,
+      NULL, NULL },
+    { "host", CK_STR, OFF(struct conf_health, host), 0, NULL, CF_NONEMPTY, 0,
+      0, NULL, NULL },
+    { "interval", CK_DURATION, OFF(struct conf_health, interval), 0, "2s", 0,
+      100, MS_DAY, NULL, NULL },
+    { "timeout", CK_DURATION, OFF(struct conf_health, timeout), 0, "1s", 0,
+      1, MS_HOUR, NULL, NULL },
+    { "rise", CK_INT, OFF(struct conf_health, rise), 0, "2", 0, 1, 100, NULL,
+      NULL },
+    { "fall", CK_INT, OFF(struct conf_health, fall), 0, "3", 0, 1, 100, NULL,
+      NULL },
+    { "expect", CK_INTLIST, OFF(struct conf_health, expect),
+      OFF(struct conf_health, nexpect), NULL, CF_NONEMPTY, 100, 599, NULL,
+      NULL },
+    { "body", CK_STR, OFF(struct conf_health, body), 0, NULL, CF_NONEMPTY, 0,
+      0, NULL, NULL },
+    { "initial", CK_ENUM, OFF(struct conf_health, initial), 0, "up", 0, 0, 0,
+      hc_initial_choices, NULL },
+    { NULL, 0, 0, 0, NULL, 0, 0, 0, NULL, NULL }
+};
+static const struct conf_section health_section = {
+    "health", sizeof(struct conf_health), health_keys, health_check
+};
+
+static void
+sticky_check(struct conf_ctx *ctx, void *obj, const char *path)
+{
+    struct conf_sticky *s = obj;
+
+    if ((s->cookie == NULL) == (s->source == NULL))
+        conf_error(ctx, &s->src, "%s: set exactly one of cookie or source",
+                   path);
+    if (s->source != NULL && strcmp(s->source, "ip") != 0)
+        conf_error(ctx, &s->src, "%s.source: invalid value \"%s\" (expected "
+                   "\"ip\")", path, s->source);
+    if (s->cookie != NULL && !is_token(s->cookie))
+        conf_error(ctx, &s->src, "%s.cookie: invalid cookie name \"%s\"",
+                   path, s->cookie);
+}
+
+static const struct conf_key sticky_keys[] = {
+    { "cookie", CK_STR, OFF(struct conf_sticky, cookie), 0, NULL, CF_NONEMPTY,
+      0, 0, NULL, NULL },
+    { "source", CK_STR, OFF(struct conf_sticky, source), 0, NULL, CF_NONEMPTY,
+      0, 0, NULL, NULL },
+    { "path", CK_STR, OFF(struct conf_sticky, path), 0, "/", 0, 0, 0, NULL,
+      NULL },
+    { "max_age", CK_DURATION, OFF(struct conf_sticky, max_age), 0, "0s", 0, 0,
+      365 * MS_DAY, NULL, NULL },
+    { "secure", CK_BOOL, OFF(struct conf_sticky, secure), 0, "false", 0, 0, 0,
+      NULL, NULL },
+    { "httponly", CK_BOOL, OFF(struct conf_sticky, httponly), 0, "true", 0, 0,
+      0, NULL, NULL },
+    { "samesite", CK_ENUM, OFF(struct conf_sticky, samesite), 0, "lax", 0, 0,
+      0, samesite_choices, NULL },
+    { NULL, 0, 0, 0, NULL, 0, 0, 0, NULL, NULL }
+};
+static const struct conf_section sticky_section = {
+    "sticky", sizeof(struct conf_sticky), sticky_keys, sticky_check
+};
+
+static const struct conf_key breaker_keys[] = {
+    { "failures", CK_INT, OFF(struct conf_breaker, failures), 0, "5", 0, 1,
+      10000, NULL, NULL },
+    { "open_for", CK_DURATION, OFF(struct conf_breaker, open_for), 0, "30s", 0,
+      1, MS_DAY, NULL, NULL },
+    { NULL, 0, 0, 0, NULL, 0, 0, 0, NULL, NULL }
+};
+static const struct conf_section breaker_section = {
+    "circuit_breaker", sizeof(struct conf_breaker), breaker_keys, NULL
+};
+
+static int
+hash_key_valid(const char *k)
+{
+    if (strcmp(k, "uri") == 0 || strcmp(k, "ip") == 0)
+        return 1;
+    const char *colon = strchr(k, ':');
+    if (colon == NULL || colon[1] == '\0')
+        return 0;
+    size_t l = (size_t)(colon - k);
+    return (l == 6 && strncmp(k, "header", 6) == 0 && is_token(colon + 1)) ||
+           (l == 6 && strncmp(k, "cookie", 6) == 0 && is_token(colon + 1)) ||
+           (l == 5 && strncmp(k, "query", 5) == 0);
+}
+
+static void
+pool_check(struct conf_ctx *ctx, void *obj, const char *path)
+{
+    struct conf_pool *p = obj;
+
+    if (p->balance == BAL_HASH && p->key == NULL)
+        conf_error(ctx, &p->src, "%s: balance \"hash\" needs a key (\"uri\", "
+                   "\"header:NAME\", \"cookie:NAME\" or \"query:NAME\")", path);
+    if (p->key != NULL && p->balance != BAL_HASH)
+        conf_error(ctx, &p->src, "%s: key is only used with balance \"hash\"",
+                   path);
+    if (p->key != NULL && !hash_key_valid(p->key))
+        conf_error(ctx, &p->src, "%s.key: invalid hash key \"%s\" (expected "
+                   "\"uri\", \"header:NAME\", \"cookie:NAME\" or "
+                   "\"query:NAME\")", path, p->key);
+    for (size_t i = 0; i < p->nservers; i++)
+        for (size_t j = 0; j < i; j++)
+            if (addr_equal(&p->servers[i].addr, &p->servers[j].addr))
+                conf_error(ctx, &p->servers[i].src, "%s.servers[%zu]: server "
+                           "%s is already in this pool (line %d)", path, i,
+                           p->servers[i].address, p->servers[j].src.line);
+}
+
+static const struct conf_key pool_keys[] = {
+    { "name", CK_STR, OFF(struct conf_pool, name), 0, NULL,
+      CF_REQUIRED | CF_NONEMPTY, 0, 0, NULL, NULL },
+    { "balance", CK_ENUM, OFF(struct conf_pool, balance), 0, "round_robin", 0,
+      0, 0, balance_choices, NULL },
+    { "key", CK_STR, OFF(struct conf_pool, key), 0, NULL, CF_NONEMPTY, 0, 0,
+      NULL, NULL },
+    { "servers", CK_LIST, OFF(struct conf_pool, servers),
+      OFF(struct conf_pool, nservers), NULL, CF_REQUIRED | CF_NONEMPTY, 0, 0,
+      NULL, SEC(server_section) },
+    { "health", CK_GROUP, OFF(struct conf_pool, health), 0, NULL, 0, 0, 0,
+      NULL, SEC(health_section) },
+    { "sticky", CK_GROUP, OFF(struct conf_pool, sticky), 0, NULL, 0, 0, 0,
+      NULL, SEC(sticky_section) },
+    { "circuit_breaker", CK_GROUP, OFF(struct conf_pool, circuit_breaker), 0,
+      NULL, 0, 0, 0, NULL, SEC(breaker_section) },
+    { "retries", CK_INT, OFF(struct conf_pool, retries), 0, "1", 0, 0, 10,
+      NULL, NULL },
+    { "keepalive", CK_INT, OFF(struct conf_pool, keepalive), 0, "32", 0, 0,
+      100000, NULL, NULL },
+    { "connect_timeout", CK_DURATION, OFF(struct conf_pool, connect_timeout),
+      0, "5s", 0, 1, MS_HOUR, NULL, NULL },
+    { "read_timeout", CK_DURATION, OFF(struct conf_pool, read_timeout), 0,
+      "60s", 0, 1, MS_DAY, NULL, NULL },
+    { "send_timeout", CK_DURATION, OFF(struct conf_pool, send_timeout), 0,
+      "60s", 0, 1, MS_DAY, NULL, NULL },
+    { "max_fails", CK_INT, OFF(struct conf_pool, max_fails), 0, "1", 0, 0,
+      10000, NULL, NULL },
+    { "fail_timeout", CK_DURATION, OFF(struct conf_pool, fail_timeout), 0,
+      "10s", 0, 1, MS_DAY, NULL, NULL },
+    { "slow_start", CK_DURATION, OFF(struct conf_pool, slow_start), 0, "0s",
+      0, 0, MS_HOUR, NULL, NULL },
+    { "retry_timeout", CK_DURATION, OFF(struct conf_pool, retry_timeout), 0,
+      "0s", 0, 0, MS_HOUR, NULL, NULL },
+    { "retry_buffer", CK_SIZE, OFF(struct conf_pool, retry_buffer), 0, "64k",
+      0, 0, 64 * 1024 * 1024, NULL, NULL },
+    { NULL, 0, 0, 0, NULL, 0, 0, 0, NULL, NULL }
+};
+static const struct conf_section pool_section = {
+    "pool", sizeof(struct conf_pool), pool_keys, pool_check
+};
+
+/* ---- routes ---------------------------------------------------------- */
+
+static void
+route_check(struct conf_ctx *ctx, void *obj, const char *path)
+{
+    struct conf_route *r = obj;
+    int npaths = (r->path_prefix != NULL) + (r->path_exact != NULL) +
+                 (r->path_regex != NULL);
+
+    if (npaths > 1)
+        conf_error(ctx, &r->src, "%s: use only one of path_prefix, path_exact "
+                   "and path_regex", path);
+    if (r->path_prefix != NULL && r->path_prefix[0] != '/')
+        conf_error(ctx, &r->src, "%s.path_prefix: must start with \"/\"", path);
+    if (r->path_exact != NULL && r->path_exact[0] != '/')
+        conf_error(ctx, &r->src, "%s.path_exact: must start with \"/\"", path);
+    if (r->path_regex != NULL)
+        r->path_re = conf_regex_compile(ctx, &r->src, path, r->path_regex);
+    if ((r->pool_name != NULL) == (r->ret != NULL))
+        conf_error(ctx, &r->src, "%s: a route needs exactly one action: pool "
+                   "or return", path);
+    if (r->host != NULL) {
+        const char *h = r->host[0] == '*' && r->host[1] == '.' ? r->host + 2
+                                                                : r->host;
+        for (const char *p = h; *p; p++)
+            if (!isalnum((unsigned char)*p) && *p != '-' && *p != '.' &&
+                *p != ':' && *p != '[' && *p != ']') {
+                conf_error(ctx, &r->src, "%s.host: invalid host \"%s\" (exact "
+                           "name or *.domain)", path, r->host);
+                break;
+            }
+    }
+    for (size_t i = 0; i < r->nmethods; i++)
+        if (!is_token(r->methods[i]))
+            conf_error(ctx, &r->src, "%s.methods: invalid method \"%s\"", path,
+                       r->methods[i]);
+    r->header_re = arena_calloc(conf_ctx_arena(ctx), r->nheaders + 1,
+                                sizeof(void *));
+    for (size_t i = 0; i < r->nheaders; i++) {
+        if (!is_token(r->headers[i].name))
+            conf_error(ctx, &r->src, "%s.headers: invalid header name \"%s\"",
+                       path, r->headers[i].name);
+        if (r->headers[i].value[0] == '~')
+            r->header_re[i] = conf_regex_compile(ctx, &r->src, path,
+                                                 r->headers[i].value + 1);
+    }
+}
+
+static const struct conf_key route_keys[] = {
+    { "name", CK_STR, OFF(struct conf_route, name), 0, NULL, CF_NONEMPTY, 0, 0,
+      NULL, NULL },
+    { "listeners", CK_STRLIST, OFF(struct conf_route, listeners),
+      OFF(struct conf_route, nlisteners), NULL, CF_NONEMPTY, 0, 0, NULL, NULL },
+    { "host", CK_STR, OFF(struct conf_route, host), 0, NULL, CF_NONEMPTY, 0, 0,
+      NULL, NULL },
+    { "path_prefix", CK_STR, OFF(struct conf_route, path_prefix), 0, NULL, 0,
+      0, 0, NULL, NULL },
+    { "path_exact", CK_STR, OFF(struct conf_route, path_exact), 0, NULL, 0, 0,
+      0, NULL, NULL },
+    { "path_regex", CK_STR, OFF(struct conf_route, path_regex), 0, NULL,
+      CF_NONEMPTY, 0, 0, NULL, NULL },
+    { "methods", CK_STRLIST, OFF(struct conf_route, methods),
+      OFF(struct conf_route, nmethods), NULL, CF_NONEMPTY, 0, 0, NULL, NULL },
+    { "headers", CK_STRMAP, OFF(struct conf_route, headers),
+      OFF(struct conf_route, nheaders), NULL, 0, 0, 0, NULL, NULL },
+    { "pool", CK_STR, OFF(struct conf_route, pool_name), 0, NULL, CF_NONEMPTY,
+      0, 0, NULL, NULL },
+    { "return", CK_GROUP, OFF(struct conf_route, ret), 0, NULL, 0, 0, 0, NULL,
+      SEC(return_section) },
+    { "retry_non_idempotent", CK_BOOL,
+      OFF(struct conf_route, retry_non_idempotent), 0, "false", 0, 0, 0, NULL,
+      NULL },
+    { NULL, 0, 0, 0, NULL, 0, 0, 0, NULL, NULL }
+};
+static const struct conf_section route_section = {
+    "route", sizeof(struct conf_route), route_keys, route_check
+};
+
+/* ---- top level ------------------------------------------------------- */
+
+static void
+root_check(struct conf_ctx *ctx, void *obj, const char *path)
+{
+    struct conf *c = obj;
+    struct arena *a = conf_ctx_arena(ctx);
+    (void)path;
+
+    if (c->workers == 0) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        c->workers = n < 1 ? 1 : n > CERB_MAX_WORKERS ? CERB_MAX_WORKERS : n;
+    }
+    if (c->user != NULL && getpwnam(c->user) == NULL)
+        conf_error(ctx, &c->src, "user: unknown user \"%s\"", c->user);
+    if (c->group != NULL && getgrnam(c->group) == NULL)
+        conf_error(ctx, &c->src, "group: unknown group \"%s\"", c->group);
+    if (c->group != NULL && c->user == NULL)
+        conf_error(ctx, &c->src, "group: needs user");
+    if (c->nlisteners > CERB_MAX_LISTENERS)
+        conf_error(ctx, &c->src, "listeners: at most %d listeners",
+                   CERB_MAX_LISTENERS);
+
+    for (size_t i = 0; i < c->nlisteners; i++) {
+        struct conf_listener *l = &c->listeners[i];
+        l->index = (unsigned)i;
+        for (size_t j = 0; j < i; j++) {
+            if (l->name && c->listeners[j].name &&
+                strcmp(l->name, c->listeners[j].name) == 0)
+                conf_error(ctx, &l->src, "listeners[%zu]: duplicate listener "
+                           "name \"%s\" (first at line %d)", i, l->name,
+                           c->listeners[j].src.line);
+            if (l->address && c->listeners[j].address &&
+                addr_equal(&l->addr, &c->listeners[j].addr))
+                conf_error(ctx, &l->src, "listeners[%zu]: address %s is "
+                           "already used by listener \"%s\" (line %d)", i,
+                           l->address, c->listeners[j].name,
+                           c->listeners[j].src.line);
+        }
+        if (c->admin && l->address && addr_equal(&l->addr, &c->admin->addr))
+            conf_error(ctx, &l->src, "listeners[%zu]: address %s is already "
+                       "used by admin", i, l->address);
+        if (l->pool_name != NULL) {
+            l->pool = conf_pool_find(c, l->pool_name);
+            if (l->pool == NULL)
+                conf_error(ctx, &l->src, "listeners[%zu]: pool \"%s\" is not "
+                           "defined", i, l->pool_name);
+        }
+    }
+    for (size_t i = 0; i < c->npools; i++)
+        for (size_t j = 0; j < i; j++)
+            if (c->pools[i].name && c->pools[j].name &&
+                strcmp(c->pools[i].name, c->pools[j].name) == 0)
+                conf_error(ctx, &c->pools[i].src, "pools[%zu]: duplicate pool "
+                           "name \"%s\" (first at line %d)", i,
+                           c->pools[i].name, c->pools[j].src.line);
+    for (size_t i = 0; i < c->nroutes; i++) {
+        struct conf_route *r = &c->routes[i];
+        if (r->name == NULL) {
+            char buf[32];
+            snprintf(buf, sizeof(buf), "route%zu", i + 1);
+            r->name = arena_strdup(a, buf);
+        }
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(r->name, c->routes[j].name) == 0)
+                conf_error(ctx, &r->src, "routes[%zu]: duplicate route name "
+                           "\"%s\" (first at line %d)", i, r->name,
+                           c->routes[j].src.line);
+        if (r->pool_name != NULL) {
+            r->pool = conf_pool_find(c, r->pool_name);
+            if (r->pool == NULL)
+                conf_error(ctx, &r->src, "routes[%zu]: pool \"%s\" is not "
+                           "defined", i, r->pool_name);
+        }
+        r->on_listener = arena_calloc(a, c->nlisteners + 1, 1);
+        for (size_t k = 0; k < c->nlisteners; k++)
+            r->on_listener[k] = r->nlisteners == 0 &&
+                                c->listeners[k].protocol == PROTO_HTTP;
+        for (size_t k = 0; k < r->nlisteners; k++) {
+            struct conf_listener *l = conf_listener_find(c, r->listeners[k]);
+            if (l == NULL)
+                conf_error(ctx, &r->src, "routes[%zu]: listener \"%s\" is not "
+                           "defined", i, r->listeners[k]);
+            else if (l->protocol != PROTO_HTTP)
+                conf_error(ctx, &r->src, "routes[%zu]: listener \"%s\" is a "
+                           "tcp listener; routes apply to http listeners", i,
+                           r->listeners[k]);
+            else
+                r->on_listener[l->index] = 1;
+        }
+    }
+}
+
+static const struct conf_key root_keys[] = {
+    { "workers", CK_INT, OFF(struct conf, workers), 0, "auto", CF_AUTO, 1,
+      CERB_MAX_WORKERS, NULL, NULL },
+    { "user", CK_STR, OFF(struct conf, user), 0, NULL, CF_NONEMPTY, 0, 0, NULL,
+      NULL },
+    { "group", CK_STR, OFF(struct conf, group), 0, NULL, CF_NONEMPTY, 0, 0,
+      NULL, NULL },
+    { "allow_root", CK_BOOL, OFF(struct conf, allow_root), 0, "false", 0, 0, 0,
+      NULL, NULL },
+    { "pid_file", CK_STR, OFF(struct conf, pid_file), 0, "/run/cerberus.pid",
+      CF_NONEMPTY, 0, 0, NULL, NULL },
+    { "error_log", CK_STR, OFF(struct conf, error_log), 0, NULL, CF_NONEMPTY,
+      0, 0, NULL, NULL },
+    { "log_level", CK_ENUM, OFF(struct conf, log_level), 0, "notice", 0, 0, 0,
+      log_level_choices, NULL },
+    { "drain_timeout", CK_DURATION, OFF(struct conf, drain_timeout), 0, "30s",
+      0, 0, MS_DAY, NULL, NULL },
+    { "state_dir", CK_STR, OFF(struct conf, state_dir), 0,
+      CERB_LOCALSTATEDIR "/lib/cerberus", CF_NONEMPTY, 0, 0, NULL, NULL },
+    { "admin", CK_GROUP, OFF(struct conf, admin), 0, NULL, 0, 0, 0, NULL,
+      SEC(admin_section) },
+    { "listeners", CK_LIST, OFF(struct conf, listeners),
+      OFF(struct conf, nlisteners), NULL, CF_REQUIRED | CF_NONEMPTY, 0, 0,
+      NULL, SEC(listener_section) },
+    { "pools", CK_LIST, OFF(struct conf, pools), OFF(struct conf, npools),
+      NULL, 0, 0, 0, NULL, SEC(pool_section) },
+    { "routes", CK_LIST, OFF(struct conf, routes), OFF(struct conf, nroutes),
+      NULL, 0, 0, 0, NULL, SEC(route_section) },
+    { NULL, 0, 0, 0, NULL, 0, 0, 0, NULL, NULL }
+};
+static const struct conf_section root_section = {
+    "configuration", sizeof(struct conf), root_keys, root_check
+};
+
+const char *
+conf_balance_name(int balance)
+{
+    return balance_choices[balance];
+}
+
+const struct conf_section *
+conf_root_section(void)
+{
+    return &root_section;
+}

@@ -1,0 +1,58 @@
+/* shm-t.h: layout of the shared memory region every process agrees on. */
+#ifndef CERB_SHM_T_H
+#define CERB_SHM_T_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#define SHM_MAGIC       0x63657262657275ULL     /* "cerberu" */
+#define SHM_VERSION     1
+#define SHM_MAX_SERVERS 4096
+/* Counter rows: one per live worker process (old generations draining
+ * while new ones run included), so a crash zeroes exactly its own. */
+#define SHM_ROWS        256
+#define SHM_KEY_MAX     128
+
+enum { SHM_HEALTH_UP, SHM_HEALTH_DOWN };
+
+/* One backend server, keyed by "pool address", stable across reloads.
+ * Only the master writes key/in_use/gen_last (before forking);
+ * the rest are atomics written by workers and the checker. */
+struct shm_server {
+    char key[SHM_KEY_MAX];
+    uint32_t in_use;
+    uint32_t gen_last;          /* newest generation whose config has it */
+    _Atomic uint32_t admin_state;   /* SRV_UP, SRV_DRAIN, SRV_DISABLED */
+    _Atomic uint32_t health;        /* SHM_HEALTH_* */
+    _Atomic uint32_t rise_count, fall_count;
+    _Atomic uint32_t passive_fails;
+    _Atomic uint32_t cb_state, cb_failures;
+    _Atomic uint32_t last_latency_us;
+    _Atomic uint64_t passive_since_ms, down_until_ms, cb_open_until_ms;
+    _Atomic uint64_t last_check_ms;
+    _Atomic uint64_t requests, failures;
+    char last_error[64];
+};
+
+/* Per worker-process counters, in the same row as its connection counts. */
+struct shm_row_stats {
+    _Atomic int64_t pid;
+    _Atomic int64_t client_conns;   /* open client connections */
+    _Atomic uint64_t accepted;
+    _Atomic uint64_t requests;
+    char pad[32];
+};
+
+struct shm_header {
+    uint64_t magic;
+    uint32_t version;
+    uint32_t max_servers;
+    uint32_t rows;
+    uint32_t hwm;               /* slots [0, hwm) have ever been used */
+    uint64_t size;
+    uint64_t servers_off;       /* struct shm_server[max_servers] */
+    uint64_t stats_off;         /* struct shm_row_stats[rows] */
+    uint64_t conns_off;         /* _Atomic int64_t[rows][max_servers] */
+};
+
+#endif

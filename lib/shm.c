@@ -1,0 +1,136 @@
+/* shm: the shared region (server slots, per-worker counters), created once. */
+#include "shm.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+
+static size_t
+align64(size_t n)
+{
+    return (n + 63) & ~(size_t)63;
+}
+
+size_t
+shm_size(unsigned max_servers, unsigned rows)
+{
+    return align64(sizeof(struct shm_header)) +
+           align64(sizeof(struct shm_server) * max_servers) +
+           align64(sizeof(struct shm_row_stats) * rows) +
+           align64(sizeof(int64_t) * (size_t)max_servers * rows);
+}
+
+int
+shm_create(struct shm *s, unsigned max_servers, unsigned rows)
+{
+    size_t size = shm_size(max_servers, rows);
+    /* Untouched pages cost nothing: only used slots and rows are ever
+     * written, so the generous maximums are free. */
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+                   MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED)
+        return -1;
+    struct shm_header *h = p;
+    h->magic = SHM_MAGIC;
+    h->version = SHM_VERSION;
+    h->max_servers = max_servers;
+    h->rows = rows;
+    h->size = size;
+    h->servers_off = align64(sizeof(*h));
+    h->stats_off = h->servers_off + align64(sizeof(struct shm_server) *
+                                            max_servers);
+    h->conns_off = h->stats_off + align64(sizeof(struct shm_row_stats) * rows);
+    s->hdr = h;
+    s->servers = (struct shm_server *)((char *)p + h->servers_off);
+    s->stats = (struct shm_row_stats *)((char *)p + h->stats_off);
+    s->conns = (_Atomic int64_t *)((char *)p + h->conns_off);
+    return 0;
+}
+
+void
+shm_destroy(struct shm *s)
+{
+    if (s->hdr != NULL)
+        munmap(s->hdr, s->hdr->size);
+    memset(s, 0, sizeof(*s));
+}
+
+static void
+make_key(char *key, const char *pool, const char *addr)
+{
+    snprintf(key, SHM_KEY_MAX, "%s %s", pool, addr);
+}
+
+int
+shm_server_find(const struct shm *s, const char *pool, const char *addr)
+{
+    char key[SHM_KEY_MAX];
+
+    make_key(key, pool, addr);
+    for (unsigned i = 0; i < s->hdr->hwm; i++)
+        if (s->servers[i].in_use && strcmp(s->servers[i].key, key) == 0)
+            return (int)i;
+    return -1;
+}
+
+static void
+slot_reset(struct shm *s, unsigned slot, const char *key)
+{
+    struct shm_server *sv = &s->servers[slot];
+
+    memset(sv, 0, sizeof(*sv));
+    snprintf(sv->key, sizeof(sv->key), "%s", key);
+    for (unsigned r = 0; r < s->hdr->rows; r++)
+        atomic_store(shm_conn_cell(s, r, slot), 0);
+}
+
+int
+shm_server_bind(struct shm *s, const char *pool, const char *addr,
+                unsigned gen, unsigned oldest_live)
+{
+    char key[SHM_KEY_MAX];
+    int free_slot = -1;
+
+    make_key(key, pool, addr);
+    for (unsigned i = 0; i < s->hdr->hwm; i++) {
+        struct shm_server *sv = &s->servers[i];
+        if (sv->in_use && strcmp(sv->key, key) == 0) {
+            sv->gen_last = gen;
+            return (int)i;
+        }
+        if (free_slot < 0 && (!sv->in_use || sv->gen_last < oldest_live))
+            free_slot = (int)i;
+    }
+    if (free_slot < 0) {
+        if (s->hdr->hwm >= s->hdr->max_servers)
+            return -1;
+        free_slot = (int)s->hdr->hwm++;
+    }
+    slot_reset(s, (unsigned)free_slot, key);
+    s->servers[free_slot].gen_last = gen;
+    s->servers[free_slot].in_use = 1;
+    return free_slot;
+}
+
+int64_t
+shm_conn_total(const struct shm *s, unsigned slot)
+{
+    int64_t sum = 0;
+
+    for (unsigned r = 0; r < s->hdr->rows; r++)
+        sum += atomic_load_explicit(shm_conn_cell(s, r, slot),
+                                    memory_order_relaxed);
+    return sum;
+}
+
+void
+shm_row_zero(struct shm *s, unsigned row)
+{
+    for (unsigned i = 0; i < s->hdr->hwm; i++)
+        atomic_store(shm_conn_cell(s, row, i), 0);
+    struct shm_row_stats *st = &s->stats[row];
+    atomic_store(&st->pid, 0);
+    atomic_store(&st->client_conns, 0);
+    atomic_store(&st->accepted, 0);
+    atomic_store(&st->requests, 0);
+}

@@ -1,0 +1,53 @@
+/* shm: the shared region (server slots, per-worker counters), created once. */
+#ifndef CERB_SHM_H
+#define CERB_SHM_H
+
+#include <stddef.h>
+
+#include "shm-t.h"
+
+struct shm {
+    struct shm_header *hdr;
+    struct shm_server *servers;
+    struct shm_row_stats *stats;
+    _Atomic int64_t *conns;
+};
+
+/* Maps a fresh zeroed region (MAP_SHARED|MAP_ANONYMOUS) before fork. */
+int shm_create(struct shm *s, unsigned max_servers, unsigned rows);
+void shm_destroy(struct shm *s);
+size_t shm_size(unsigned max_servers, unsigned rows);
+
+/* Master only: the slot for (pool, address), kept if it exists, else a
+ * free slot or one no live generation uses (gen_last < oldest_live).
+ * -1 when the table is full. */
+int shm_server_bind(struct shm *s, const char *pool, const char *addr,
+                    unsigned gen, unsigned oldest_live);
+int shm_server_find(const struct shm *s, const char *pool, const char *addr);
+
+static inline struct shm_server *
+shm_server(const struct shm *s, unsigned slot)
+{
+    return &s->servers[slot];
+}
+
+static inline _Atomic int64_t *
+shm_conn_cell(const struct shm *s, unsigned row, unsigned slot)
+{
+    return &s->conns[(size_t)row * s->hdr->max_servers + slot];
+}
+
+static inline void
+shm_conn_add(const struct shm *s, unsigned row, unsigned slot, int64_t d)
+{
+    atomic_fetch_add_explicit(shm_conn_cell(s, row, slot), d,
+                              memory_order_relaxed);
+}
+
+/* Active connections to a server summed over every worker row. */
+int64_t shm_conn_total(const struct shm *s, unsigned slot);
+
+/* Master: a worker process ended; forget everything it counted. */
+void shm_row_zero(struct shm *s, unsigned row);
+
+#endif

@@ -1,0 +1,621 @@
+/* master: start, supervise children, reload and stop (never touches traffic). */
+#include "master.h"
+
+#include <errno.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "units.h"
+
+#define READY_TIMEOUT_MS 10000
+#define FAST_STOP_MS     5000
+#define QUICK_DEATH_MS   2000
+#define BACKOFF_MAX_MS   30000
+
+struct master *cerb_master;
+
+/* Signal flags: with the runtime pointer, the only globals. */
+static volatile sig_atomic_t sig_hup, sig_term, sig_quit, sig_usr1, sig_usr2,
+                             sig_chld, sig_alrm;
+
+static void
+on_signal(int s)
+{
+    switch (s) {
+    case SIGHUP:  sig_hup = 1; break;
+    case SIGTERM: case SIGINT: sig_term = 1; break;
+    case SIGQUIT: sig_quit = 1; break;
+    case SIGUSR1: sig_usr1 = 1; break;
+    case SIGUSR2: sig_usr2 = 1; break;
+    case SIGCHLD: sig_chld = 1; break;
+    case SIGALRM: sig_alrm = 1; break;
+    }
+}
+
+static const int handled[] = {
+    SIGHUP, SIGTERM, SIGINT, SIGQUIT, SIGUSR1, SIGUSR2, SIGCHLD, SIGALRM
+};
+
+uint64_t
+master_now(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000 + 1;
+}
+
+static void
+signals_setup(sigset_t *wait_mask)
+{
+    sigset_t block;
+    struct sigaction sa = { .sa_handler = on_signal };
+
+    sigemptyset(&block);
+    sigfillset(&sa.sa_mask);
+    for (size_t i = 0; i < sizeof(handled) / sizeof(handled[0]); i++) {
+        sigaction(handled[i], &sa, NULL);
+        sigaddset(&block, handled[i]);
+    }
+    signal(SIGPIPE, SIG_IGN);
+    sigprocmask(SIG_BLOCK, &block, wait_mask);
+    for (size_t i = 0; i < sizeof(handled) / sizeof(handled[0]); i++)
+        sigdelset(wait_mask, handled[i]);
+}
+
+/* Reports a start-up failure to whoever waits: the `start` parent through
+ * the pipe, or the terminal for `run`; and to the log file if there is one. */
+static void
+report(struct master *m, const char *msg)
+{
+    if (m->notify_fd >= 0) {
+        ssize_t w = write(m->notify_fd, msg, strlen(msg));
+        (void)w;
+    } else {
+        fprintf(stderr, "cerberus: %s\n", msg);
+    }
+    if (log_path() != NULL || m->notify_fd >= 0)
+        log_error("%s", msg);
+}
+
+static void
+errors_join(const struct conf_errors *e, char *buf, size_t len)
+{
+    size_t off = 0;
+
+    buf[0] = '\0';
+    for (size_t i = 0; i < e->n && off < len; i++)
+        off += (size_t)snprintf(buf + off, len - off, "%s%s", i ? "\n" : "",
+                                e->msg[i]);
+}
+
+static int
+root_check(const struct conf *c, char *err, size_t len)
+{
+    if (geteuid() == 0 && c->user == NULL && !c->allow_root) {
+        snprintf(err, len, "%s: refusing to run workers as root: set user "
+                 "(and group), or allow_root = true", c->path);
+        return -1;
+    }
+    if (geteuid() != 0 && c->user != NULL)
+        log_info("not running as root: user \"%s\" is ignored", c->user);
+    return 0;
+}
+
+/* Workers that dropped privileges reopen the log by name (SIGUSR1): the
+ * file must be theirs to open. */
+static void
+log_chown(const struct conf *c)
+{
+    if (geteuid() != 0 || c->user == NULL || log_path() == NULL)
+        return;
+    struct passwd *pw = getpwnam(c->user);
+    if (pw != NULL && chown(log_path(), pw->pw_uid, (gid_t)-1) < 0)
+        log_warn("cannot chown %s to %s: %s", log_path(), c->user,
+                 strerror(errno));
+}
+
+static const char *
+default_error_log(bool daemon)
+{
+    return daemon ? CERB_LOCALSTATEDIR "/log/cerberus/error.log" : NULL;
+}
+
+/* Opens the error log c names (or the default), unless it is open already. */
+static int
+log_setup(const struct conf *c, bool daemon, char *err, size_t len)
+{
+    const char *want = c->error_log ? c->error_log : default_error_log(daemon);
+    const char *have = log_path();
+
+    if (want == NULL) {
+        if (have != NULL)
+            log_to_stderr();
+        return 0;
+    }
+    if (have != NULL && strcmp(have, want) == 0)
+        return 0;
+    if (log_open(want, err, (unsigned)len) < 0)
+        return -1;
+    log_chown(c);
+    return 0;
+}
+
+static void
+raise_nofile(const struct conf *c)
+{
+    struct rlimit rl;
+    rlim_t need = 64;
+
+    for (size_t i = 0; i < c->nlisteners; i++)
+        need += (rlim_t)c->listeners[i].max_connections * 2 + 8;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= need)
+        return;
+    struct rlimit want = rl;
+    want.rlim_cur = need;
+    if (want.rlim_max < need)
+        want.rlim_max = need;   /* works as root */
+    if (setrlimit(RLIMIT_NOFILE, &want) == 0)
+        return;
+    int e = errno;
+    want.rlim_max = rl.rlim_max;
+    want.rlim_cur = rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &want) < 0)
+        want.rlim_cur = rl.rlim_cur;
+    log_warn("open files limit is %llu but max_connections needs %llu: %s",
+             (unsigned long long)want.rlim_cur, (unsigned long long)need,
+             strerror(e));
+}
+
+static unsigned
+oldest_live_gen(const struct master *m)
+{
+    unsigned g = m->gen;
+
+    for (size_t i = 0; i < m->nchildren; i++)
+        if (m->children[i].gen < g)
+            g = m->children[i].gen;
+    return g;
+}
+
+static int
+bind_server_slots(struct master *m, struct conf *c, unsigned gen,
+                  char *err, size_t len)
+{
+    unsigned oldest = oldest_live_gen(m);
+
+    for (size_t p = 0; p < c->npools; p++)
+        for (size_t s = 0; s < c->pools[p].nservers; s++) {
+            struct conf_server *sv = &c->pools[p].servers[s];
+            char a[ADDR_TEXT_MAX];
+            addr_format(&sv->addr, a, sizeof(a));
+            int slot = shm_server_bind(&m->shm, c->pools[p].name, a, gen,
+                                       oldest);
+            if (slot < 0) {
+                snprintf(err, len, "%s:%d: too many servers: shared memory "
+                         "holds %u", sv->src.file, sv->src.line,
+                         SHM_MAX_SERVERS);
+                return -1;
+            }
+            sv->slot = (uint32_t)slot;
+            struct shm_server *ss = shm_server(&m->shm, (unsigned)slot);
+            atomic_store(&ss->admin_state, (uint32_t)sv->state);
+            if (ss->gen_last == gen && c->pools[p].health &&
+                c->pools[p].health->initial == 1 && ss->last_check_ms == 0)
+                atomic_store(&ss->health, SHM_HEALTH_DOWN);
+        }
+    return 0;
+}
+
+static int
+spawn_generation(struct master *m, struct conf *c, unsigned gen,
+                 char *err, size_t len)
+{
+    for (int i = 0; i < c->workers; i++)
+        if (process_spawn(m, CHILD_WORKER, i, c, gen) < 0) {
+            snprintf(err, len, "cannot start worker %d (see the error log)", i);
+            return -1;
+        }
+    if (process_spawn(m, CHILD_CHECKER, 0, c, gen) < 0) {
+        snprintf(err, len, "cannot start the checker (see the error log)");
+        return -1;
+    }
+    return process_wait_ready(m, gen, READY_TIMEOUT_MS, err, len);
+}
+
+/* Kills a generation that failed to start, and waits for it. */
+static void
+abort_generation(struct master *m, unsigned gen)
+{
+    process_signal_gen(m, gen, SIGKILL, true);
+    for (size_t i = 0; i < m->nchildren;) {
+        struct child *c = &m->children[i];
+        if (c->gen != gen) {
+            i++;
+            continue;
+        }
+        int st;
+        pid_t pid = c->pid;
+        while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+            ;
+        process_reap(m, pid, st);
+    }
+}
+
+static void
+log_listeners(const struct conf *c)
+{
+    for (size_t i = 0; i < c->nlisteners; i++) {
+        const struct conf_listener *l = &c->listeners[i];
+        if (l->protocol == PROTO_HTTP)
+            log_notice("listener \"%s\" on http://%s/", l->name, l->address);
+        else
+            log_notice("listener \"%s\" on tcp %s -> pool %s", l->name,
+                       l->address, l->pool_name);
+    }
+}
+
+static void
+reload(struct master *m)
+{
+    struct conf_errors errs = { 0 };
+    char err[sizeof(m->reload_error)];
+    unsigned gen = m->gen + 1;
+
+    log_notice("reloading configuration %s", m->conf_path);
+    m->reloads++;
+    struct conf *c = conf_load(m->conf_path, &errs);
+    if (c == NULL) {
+        errors_join(&errs, err, sizeof(err));
+        conf_errors_free(&errs);
+        goto fail;
+    }
+    if (root_check(c, err, sizeof(err)) < 0 ||
+        log_setup(c, m->daemon, err, sizeof(err)) < 0 ||
+        bind_server_slots(m, c, gen, err, sizeof(err)) < 0)
+        goto fail_conf;
+    if (listen_prepare(m, c, err, sizeof(err)) < 0)
+        goto fail_conf;
+    raise_nofile(c);
+    if (spawn_generation(m, c, gen, err, sizeof(err)) < 0) {
+        abort_generation(m, gen);
+        listen_rollback(m);
+        goto fail_conf;
+    }
+    /* The new generation accepts on the same sockets: the old one may now
+     * stop accepting and drain. */
+    if (m->nold < MAX_GENERATIONS) {
+        m->old[m->nold].id = m->gen;
+        m->old[m->nold].deadline = master_now() + (uint64_t)c->drain_timeout;
+        m->nold++;
+    }
+    process_signal_gen(m, m->gen, SIGQUIT, true);
+    listen_commit(m);
+    conf_free(m->conf);
+    m->conf = c;
+    m->gen = gen;
+    for (int i = 0; i <= CERB_MAX_WORKERS; i++) {
+        m->respawn_due[i] = 0;
+        m->quick_deaths[i] = 0;
+    }
+    log_set_level(c->log_level);
+    m->reload_ok = true;
+    m->reload_error[0] = '\0';
+    log_notice("configuration reloaded: generation %u, %lld workers", gen,
+               (long long)c->workers);
+    log_listeners(c);
+    status_write(m);
+    return;
+
+fail_conf:
+    conf_free(c);
+fail:
+    m->reload_ok = false;
+    snprintf(m->reload_error, sizeof(m->reload_error), "%s", err);
+    for (char *p = err, *nl; *p; p = nl + 1) {
+        nl = strchr(p, '\n');
+        if (nl != NULL)
+            *nl = '\0';
+        log_error("reload failed, keeping generation %u: %s", m->gen, p);
+        if (nl == NULL)
+            break;
+    }
+    status_write(m);
+}
+
+static void
+describe_exit(int st, char *buf, size_t len)
+{
+    if (WIFEXITED(st))
+        snprintf(buf, len, "exited with code %d", WEXITSTATUS(st));
+    else if (WIFSIGNALED(st))
+        snprintf(buf, len, "killed by signal %d (%s)%s", WTERMSIG(st),
+                 strsignal(WTERMSIG(st)), WCOREDUMP(st) ? ", core dumped" : "");
+    else
+        snprintf(buf, len, "stopped");
+}
+
+static void
+reap_children(struct master *m)
+{
+    int st;
+    pid_t pid;
+    bool changed = false;
+
+    while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+        struct child *c = process_reap(m, pid, st);
+        char how[128];
+        if (c == NULL)
+            continue;
+        changed = true;
+        describe_exit(st, how, sizeof(how));
+        const char *kind = c->kind == CHILD_WORKER ? "worker" : "checker";
+        if (c->stopping || m->stopping || c->gen != m->gen) {
+            log_info("%s %d (pid %ld, generation %u) %s", kind, c->slot,
+                     (long)pid, c->gen, how);
+            continue;
+        }
+        int idx = c->kind == CHILD_WORKER ? c->slot : CERB_MAX_WORKERS;
+        uint64_t now = master_now();
+        uint64_t delay = 0;
+        if (now - c->started < QUICK_DEATH_MS) {
+            int q = ++m->quick_deaths[idx];
+            delay = q >= 9 ? BACKOFF_MAX_MS : (uint64_t)100 << (q - 1);
+            if (delay > BACKOFF_MAX_MS)
+                delay = BACKOFF_MAX_MS;
+        } else {
+            m->quick_deaths[idx] = 0;
+        }
+        m->respawn_due[idx] = now + delay;
+        if (delay == 0)
+            log_error("%s %d (pid %ld) %s; respawning", kind, c->slot,
+                      (long)pid, how);
+        else
+            log_error("%s %d (pid %ld) %s; died %d times in a row, respawning "
+                      "in %llu ms", kind, c->slot, (long)pid, how,
+                      m->quick_deaths[idx], (unsigned long long)delay);
+    }
+    /* Generations with no child left are done draining. */
+    for (unsigned i = 0; i < m->nold;) {
+        bool alive = false;
+        for (size_t k = 0; k < m->nchildren && !alive; k++)
+            alive = m->children[k].gen == m->old[i].id;
+        if (alive) {
+            i++;
+            continue;
+        }
+        log_info("generation %u finished draining", m->old[i].id);
+        m->old[i] = m->old[--m->nold];
+    }
+    if (changed && !m->stopping)
+        status_write(m);
+}
+
+static void
+run_timers(struct master *m)
+{
+    uint64_t now = master_now();
+    bool changed = false;
+
+    for (int i = 0; i <= CERB_MAX_WORKERS && !m->stopping; i++) {
+        if (m->respawn_due[i] == 0 || m->respawn_due[i] > now)
+            continue;
+        m->respawn_due[i] = 0;
+        int kind = i == CERB_MAX_WORKERS ? CHILD_CHECKER : CHILD_WORKER;
+        if (process_spawn(m, kind, kind == CHILD_WORKER ? i : 0, m->conf,
+                          m->gen) < 0)
+            m->respawn_due[i] = now + 1000;
+        changed = true;
+    }
+    for (unsigned i = 0; i < m->nold; i++)
+        if (m->old[i].deadline && m->old[i].deadline <= now) {
+            size_t left = 0;
+            for (size_t k = 0; k < m->nchildren; k++)
+                left += m->children[k].gen == m->old[i].id;
+            log_warn("generation %u: %zu children still draining after "
+                     "drain_timeout; killing them", m->old[i].id, left);
+            process_signal_gen(m, m->old[i].id, SIGKILL, true);
+            m->old[i].deadline = 0;
+        }
+    if (m->stopping && m->stop_deadline && m->stop_deadline <= now) {
+        log_warn("%zu children still running at the stop deadline; killing "
+                 "them", m->nchildren);
+        process_signal_all(m, SIGKILL);
+        m->stop_deadline = 0;
+    }
+    if (changed)
+        status_write(m);
+}
+
+static void
+arm_timer(struct master *m)
+{
+    uint64_t next = 0, now = master_now();
+    struct itimerval it = { 0 };
+
+    for (int i = 0; i <= CERB_MAX_WORKERS; i++)
+        if (m->respawn_due[i] && (!next || m->respawn_due[i] < next))
+            next = m->respawn_due[i];
+    for (unsigned i = 0; i < m->nold; i++)
+        if (m->old[i].deadline && (!next || m->old[i].deadline < next))
+            next = m->old[i].deadline;
+    if (m->stop_deadline && (!next || m->stop_deadline < next))
+        next = m->stop_deadline;
+    if (next) {
+        uint64_t d = next > now ? next - now : 1;
+        it.it_value.tv_sec = (time_t)(d / 1000);
+        it.it_value.tv_usec = (suseconds_t)(d % 1000) * 1000;
+    }
+    setitimer(ITIMER_REAL, &it, NULL);
+}
+
+static void
+begin_stop(struct master *m, int how)
+{
+    if (m->stopping == SIGTERM || m->stopping == how)
+        return;
+    m->stopping = how;
+    if (how == SIGQUIT) {
+        log_notice("graceful stop: draining for up to %lld ms",
+                   (long long)m->conf->drain_timeout);
+        m->stop_deadline = master_now() + (uint64_t)m->conf->drain_timeout;
+    } else {
+        log_notice("stopping");
+        m->stop_deadline = master_now() + FAST_STOP_MS;
+    }
+    for (size_t i = 0; i < m->nchildren; i++)
+        m->children[i].stopping = true;
+    process_signal_all(m, how);
+    for (int i = 0; i <= CERB_MAX_WORKERS; i++)
+        m->respawn_due[i] = 0;
+    status_write(m);
+}
+
+static void
+reopen_logs(struct master *m)
+{
+    log_notice("reopening log files");
+    log_reopen();
+    log_chown(m->conf);
+    process_signal_all(m, SIGUSR1);
+}
+
+static void
+cleanup(struct master *m)
+{
+    listen_close_all(m);
+    status_remove(m);
+    pidfile_remove(m->pid_path, m->pid_fd);
+    shm_destroy(&m->shm);
+    conf_free(m->conf);
+    free(m->children);
+}
+
+int
+master_run(const char *conf_path, const char *pid_path, bool daemon,
+           int notify_fd)
+{
+    static struct master M;
+    struct master *m = &M;
+    struct conf_errors errs = { 0 };
+    char err[4096];
+    sigset_t wait_mask;
+
+    cerb_master = m;
+    m->notify_fd = notify_fd;
+    m->daemon = daemon;
+    m->pid_fd = -1;
+    if (realpath(conf_path, m->conf_path) == NULL) {
+        snprintf(err, sizeof(err), "%s: cannot read: %s", conf_path,
+                 strerror(errno));
+        report(m, err);
+        return 1;
+    }
+    m->conf = conf_load(m->conf_path, &errs);
+    if (m->conf == NULL) {
+        errors_join(&errs, err, sizeof(err));
+        conf_errors_free(&errs);
+        report(m, err);
+        return 1;
+    }
+    struct conf *c = m->conf;
+    snprintf(m->pid_path, sizeof(m->pid_path), "%s",
+             pid_path ? pid_path : c->pid_file);
+    status_path_for(m->pid_path, m->status_path, sizeof(m->status_path));
+    log_set_level(c->log_level);
+    if (root_check(c, err, sizeof(err)) < 0 ||
+        log_setup(c, daemon, err, sizeof(err)) < 0) {
+        report(m, err);
+        conf_free(c);
+        return 1;
+    }
+    m->pid_fd = pidfile_create(m->pid_path, err, sizeof(err));
+    if (m->pid_fd < 0) {
+        report(m, err);
+        conf_free(c);
+        return 1;
+    }
+    m->started_at = time(NULL);
+    m->gen = 1;
+    raise_nofile(c);
+    signals_setup(&wait_mask);
+    if (shm_create(&m->shm, SHM_MAX_SERVERS, SHM_ROWS) < 0) {
+        snprintf(err, sizeof(err), "cannot create shared memory: %s",
+                 strerror(errno));
+        goto fail;
+    }
+    if (bind_server_slots(m, c, m->gen, err, sizeof(err)) < 0 ||
+        listen_prepare(m, c, err, sizeof(err)) < 0)
+        goto fail;
+    if (spawn_generation(m, c, m->gen, err, sizeof(err)) < 0) {
+        abort_generation(m, m->gen);
+        goto fail;
+    }
+    listen_commit(m);
+    log_notice("cerberus %s started: pid %ld, %lld workers, config %s",
+               CERB_VERSION, (long)getpid(), (long long)c->workers,
+               m->conf_path);
+    log_listeners(c);
+    status_write(m);
+    if (notify_fd >= 0) {
+        char ok[128];
+        int n = snprintf(ok, sizeof(ok), "OK pid %ld, %lld workers",
+                         (long)getpid(), (long long)c->workers);
+        ssize_t w = write(notify_fd, ok, (size_t)n);
+        (void)w;
+        close(notify_fd);
+        m->notify_fd = -1;
+    }
+
+    for (;;) {
+        if (m->stopping && m->nchildren == 0)
+            break;
+        arm_timer(m);
+        if (!(sig_hup | sig_term | sig_quit | sig_usr1 | sig_usr2 | sig_chld |
+              sig_alrm))
+            sigsuspend(&wait_mask);
+        if (sig_chld) {
+            sig_chld = 0;
+            reap_children(m);
+        }
+        if (sig_term) {
+            sig_term = 0;
+            begin_stop(m, SIGTERM);
+        }
+        if (sig_quit) {
+            sig_quit = 0;
+            begin_stop(m, SIGQUIT);
+        }
+        if (sig_hup) {
+            sig_hup = 0;
+            if (!m->stopping)
+                reload(m);
+        }
+        if (sig_usr1) {
+            sig_usr1 = 0;
+            reopen_logs(m);
+        }
+        if (sig_usr2) {
+            sig_usr2 = 0;
+            status_write(m);
+        }
+        sig_alrm = 0;
+        run_timers(m);
+    }
+    log_notice("cerberus stopped");
+    cleanup(m);
+    return 0;
+
+fail:
+    report(m, err);
+    cleanup(m);
+    return 1;
+}

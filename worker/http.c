@@ -1,0 +1,667 @@
+/* http: client connections of a worker: read, parse, route, answer. */
+#include "http.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "uri.h"
+
+#define IN_BUF_MIN     4096
+#define ACCEPT_BATCH   64
+#define LINGER_MS      2000
+#define DRAIN_IDLE_MS  1000
+#define DISCARD_MAX    (1 << 20)  /* larger bodies: answer, then close */
+
+static void conn_event(struct ev_loop *loop, struct ev_io *io, uint32_t ev);
+static void conn_timeout(struct ev_loop *loop, struct ev_timer *t);
+static void conn_run(struct conn *c);
+static void pending_remove(struct conn *c);
+
+/* ---- connection lifetime -------------------------------------------- */
+
+static void
+listeners_resume(struct worker *w, const struct conf_listener *l)
+{
+    for (size_t i = 0; i < w->nlsn; i++) {
+        struct wlisten *ls = &w->lsn[i];
+        if (ls->conf == l && !ls->active && !w->draining &&
+            ev_io_start(w->loop, &ls->io, EPOLLIN) == 0)
+            ls->active = true;
+    }
+}
+
+static void
+listeners_pause(struct worker *w, const struct conf_listener *l)
+{
+    for (size_t i = 0; i < w->nlsn; i++) {
+        struct wlisten *ls = &w->lsn[i];
+        if (ls->conf == l && ls->active) {
+            ev_io_stop(w->loop, &ls->io);
+            ls->active = false;
+        }
+    }
+    uint64_t now = ev_now(w->loop);
+    if (now - w->paused_log_at >= 10000 || w->paused_log_at == 0) {
+        w->paused_log_at = now;
+        log_warn("listener \"%s\": worker %d reached max_connections %lld; "
+                 "new connections wait in the listen backlog", l->name,
+                 w->args->slot, (long long)l->max_connections);
+    }
+}
+
+static void
+conn_close(struct conn *c)
+{
+    struct worker *w = c->w;
+
+    ev_timer_stop(w->loop, &c->timer);
+    if (c->pending)
+        pending_remove(c);
+    close(c->io.fd);
+    free(c->body_buf);
+    c->body_buf = NULL;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        w->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    w->nconns--;
+    if (w->lconns[c->l->index]-- == (size_t)c->l->max_connections)
+        listeners_resume(w, c->l);
+    atomic_fetch_sub_explicit(&w->stats->client_conns, 1,
+                              memory_order_relaxed);
+    if (c->in_cap > IN_BUF_MIN) {
+        free(c->in);
+        c->in = NULL;
+        c->in_cap = 0;
+    }
+    c->next = w->free_conns;
+    w->free_conns = c;
+    if (w->draining && w->nconns == 0)
+        ev_break(w->loop);
+}
+
+/* Half-close and read what the client still sends, so the kernel does not
+ * answer unread data with a reset that could destroy our response. */
+static void
+conn_linger(struct conn *c)
+{
+    c->state = CS_LINGER;
+    shutdown(c->io.fd, SHUT_WR);
+    ev_timer_start(c->w->loop, &c->timer, LINGER_MS);
+    conn_run(c);
+}
+
+void
+http_accept(struct ev_loop *loop, struct ev_io *io, uint32_t events)
+{
+    struct wlisten *ls = io->data;
+    struct worker *w = ls->w;
+    const struct conf_listener *l = ls->conf;
+
+    (void)events;
+    for (int i = 0; i < ACCEPT_BATCH; i++) {
+        if (w->lconns[l->index] >= (size_t)l->max_connections) {
+            listeners_pause(w, l);
+            return;
+        }
+        struct addr peer;
+        peer.len = sizeof(peer.ss);
+        int fd = accept4(io->fd, (struct sockaddr *)&peer.ss, &peer.len,
+                         SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED)
+                return;
+            if (errno == EMFILE || errno == ENFILE) {
+                log_error("accept on %s: %s", l->address, strerror(errno));
+                listeners_pause(w, l);
+                return;
+            }
+            log_error("accept on %s: %s", l->address, strerror(errno));
+            return;
+        }
+        struct conn *c = w->free_conns;
+        if (c != NULL) {
+            w->free_conns = c->next;
+        } else if ((c = calloc(1, sizeof(*c))) == NULL) {
+            log_error("out of memory: dropping a connection on %s",
+                      l->address);
+            close(fd);
+            continue;
+        }
+        c->w = w;
+        c->l = l;
+        c->peer = peer;
+        c->in_len = 0;
+        c->state = CS_HEAD;
+        c->discard = 0;
+        c->nreq = 0;
+        c->close_after = false;
+        c->idle = true;
+        c->body_buf = NULL;
+        c->pending = false;
+        c->prev = NULL;
+        c->next = w->conns;
+        if (w->conns)
+            w->conns->prev = c;
+        w->conns = c;
+        w->nconns++;
+        w->lconns[l->index]++;
+        atomic_fetch_add_explicit(&w->stats->client_conns, 1,
+                                  memory_order_relaxed);
+        atomic_fetch_add_explicit(&w->stats->accepted, 1,
+                                  memory_order_relaxed);
+        ev_timer_init(&c->timer, conn_timeout, c);
+        ev_io_init(&c->io, fd, conn_event, c);
+        if (ev_io_start(loop, &c->io,
+                        EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET) < 0) {
+            log_error("epoll_ctl: %s", strerror(errno));
+            conn_close(c);
+            continue;
+        }
+        ev_timer_start(loop, &c->timer, (uint64_t)l->header_timeout);
+        conn_run(c);
+    }
+}
+
+/* ---- responses ------------------------------------------------------- */
+
+static const char *
+date_now(struct worker *w)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+    if (ts.tv_sec != w->date_sec) {
+        struct tm tm;
+        w->date_sec = ts.tv_sec;
+        gmtime_r(&ts.tv_sec, &tm);
+        strftime(w->date, sizeof(w->date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    }
+    return w->date;
+}
+
+/* Expands $host, $request_uri, $uri, $args, $scheme, $remote_addr,
+ * $server_port and $request_method in a `return` body or location. */
+static size_t
+expand(struct conn *c, const struct http_request *req, const char *tpl,
+       char *out, size_t cap)
+{
+    static const char *const names[] = {
+        "request_uri", "request_method", "remote_addr", "server_port",
+        "scheme", "host", "args", "uri", NULL
+    };
+    size_t o = 0;
+
+    for (const char *p = tpl; *p && o < cap; p++) {
+        if (*p != '$') {
+            out[o++] = *p;
+            continue;
+        }
+        int k = 0;
+        for (; names[k] != NULL; k++)
+            if (strncmp(p + 1, names[k], strlen(names[k])) == 0)
+                break;
+        if (names[k] == NULL) {
+            out[o++] = *p;
+            continue;
+        }
+        char tmp[ADDR_TEXT_MAX];
+        const char *v = "";
+        size_t vl = 0;
+        switch (k) {
+        case 0: v = req->target.p; vl = req->target.len; break;
+        case 1: v = req->method.p; vl = req->method.len; break;
+        case 2:
+            addr_format_host(&c->peer, tmp, sizeof(tmp));
+            v = tmp;
+            vl = strlen(tmp);
+            break;
+        case 3:
+            vl = (size_t)snprintf(tmp, sizeof(tmp), "%d",
+                                  addr_port(&c->l->addr));
+            v = tmp;
+            break;
+        case 4: v = "http"; vl = 4; break;
+        case 5: {
+            v = req->host.p;
+            vl = req->host.len;
+            /* $host is the name without the port. */
+            const char *colon = vl && v[0] != '[' ? memchr(v, ':', vl) : NULL;
+            if (colon)
+                vl = (size_t)(colon - v);
+            break;
+        }
+        case 6: v = req->query.p; vl = req->query.len; break;
+        case 7: v = req->path.p; vl = req->path.len; break;
+        }
+        if (vl > cap - o)
+            vl = cap - o;
+        if (vl)
+            memcpy(out + o, v, vl);
+        o += vl;
+        p += strlen(names[k]);
+    }
+    return o;
+}
+
+static void
+respond(struct conn *c, const struct http_request *req, int status,
+        const struct conf_return *ret, const char *msg)
+{
+    struct worker *w = c->w;
+    const char *body = msg;
+    size_t blen = msg ? strlen(msg) : 0;
+    char loc[2048];
+    size_t loclen = 0;
+    int n;
+
+    if (ret != NULL) {
+        body = ret->body;
+        blen = ret->body_len;
+        if (req != NULL && strchr(body, '$') != NULL) {
+            size_t cap = blen + 4 * (req->head_len + 64);
+            c->body_buf = malloc(cap);
+            if (c->body_buf != NULL) {
+                blen = expand(c, req, body, c->body_buf, cap);
+                body = c->body_buf;
+            }
+        }
+        if (ret->location != NULL)
+            loclen = req ? expand(c, req, ret->location, loc, sizeof(loc))
+                         : 0;
+    }
+    if (w->draining)
+        c->close_after = true;
+    n = snprintf(c->head, sizeof(c->head),
+                 "HTTP/1.1 %d %s\r\nServer: cerberus\r\nDate: %s\r\n"
+                 "Content-Length: %zu\r\n%s",
+                 status, http_reason(status), date_now(w), blen,
+                 c->close_after ? "Connection: close\r\n" : "");
+    if (ret == NULL && msg != NULL)
+        n += snprintf(c->head + n, sizeof(c->head) - (size_t)n,
+                      "Content-Type: text/plain\r\n");
+    if (loclen)
+        n += snprintf(c->head + n, sizeof(c->head) - (size_t)n,
+                      "Location: %.*s\r\n", (int)loclen, loc);
+    /* Configured headers go after ours; they are few and short, but the
+     * head buffer bounds them: what does not fit is an error. */
+    for (size_t i = 0; ret != NULL && i < ret->nheaders; i++) {
+        int k = snprintf(c->head + n, sizeof(c->head) - (size_t)n,
+                         "%s: %s\r\n", ret->headers[i].name,
+                         ret->headers[i].value);
+        if (k < 0 || (size_t)(n + k) >= sizeof(c->head) - 3) {
+            log_error("route response headers exceed %zu bytes",
+                      sizeof(c->head));
+            break;
+        }
+        n += k;
+    }
+    if ((size_t)n >= sizeof(c->head) - 3)
+        n = (int)sizeof(c->head) - 3;
+    memcpy(c->head + n, "\r\n", 2);
+    n += 2;
+    c->iov[0].iov_base = c->head;
+    c->iov[0].iov_len = (size_t)n;
+    c->iovcnt = 1;
+    bool no_body = (req != NULL && req->method_id == HTTP_HEAD) ||
+                   status == 204 || status == 304;
+    if (blen > 0 && !no_body) {
+        c->iov[1].iov_base = (void *)body;
+        c->iov[1].iov_len = blen;
+        c->iovcnt = 2;
+    }
+    c->state = CS_WRITE;
+    ev_timer_start(w->loop, &c->timer, (uint64_t)c->l->send_timeout);
+}
+
+static void
+respond_error(struct conn *c, int status, const char *why)
+{
+    char peer[ADDR_TEXT_MAX];
+
+    addr_format(&c->peer, peer, sizeof(peer));
+    log_info("client %s on \"%s\": %d %s: %s", peer, c->l->name, status,
+             http_reason(status), why);
+    c->close_after = true;
+    snprintf(c->err_body, sizeof(c->err_body), "%d %s\n", status,
+             http_reason(status));
+    respond(c, NULL, status, NULL, c->err_body);
+}
+
+/* ---- request handling ------------------------------------------------ */
+
+static void
+handle_request(struct conn *c, struct http_request *req)
+{
+    struct worker *w = c->w;
+    char norm[8192];
+
+    atomic_fetch_add_explicit(&w->stats->requests, 1, memory_order_relaxed);
+    c->nreq++;
+    c->close_after = req->conn_close;
+    if (req->chunked) {
+        c->close_after = true;  /* the body is not read: close after */
+        c->discard = 0;
+    } else if (req->content_length > 0) {
+        if (req->content_length > DISCARD_MAX)
+            c->close_after = true;
+        else
+            c->discard = req->content_length;
+    }
+    size_t nlen = uri_normalize_path(req->path.p, req->path.len, norm,
+                                       sizeof(norm));
+    if (nlen == (size_t)-1) {
+        respond_error(c, 400, "invalid path");
+        return;
+    }
+    const struct conf_route *r = route_match(w, c->l, req, norm, nlen);
+    if (r == NULL) {
+        respond(c, req, 404, NULL, "404 Not Found\n");
+        return;
+    }
+    if (r->ret != NULL) {
+        respond(c, req, (int)r->ret->status, r->ret, NULL);
+        return;
+    }
+    char peer[ADDR_TEXT_MAX];
+    addr_format(&c->peer, peer, sizeof(peer));
+    log_warn("client %s: route \"%s\" proxies to pool \"%s\", which this "
+             "build cannot do yet", peer, r->name, r->pool_name);
+    respond(c, req, 502, NULL, "502 Bad Gateway\n");
+}
+
+static void
+parse_and_handle(struct conn *c)
+{
+    struct http_request req;
+    struct http_limits lim = {
+        .max_request_line = (size_t)c->l->max_header_size,
+        .max_head = (size_t)c->l->max_header_size,
+        .max_headers = HTTP_MAX_HEADERS,
+    };
+    int status = 0;
+    const char *why = NULL;
+
+    int r = http_parse_request(c->in, c->in_len, &lim, &req, &status, &why);
+    if (r == HTTP_PARSE_AGAIN)
+        return;
+    if (r < 0) {
+        c->in_len = 0;
+        respond_error(c, status, why);
+        return;
+    }
+    handle_request(c, &req);
+    /* The request head is no longer needed: keep what follows it. */
+    size_t rest = c->in_len - (size_t)r;
+    memmove(c->in, c->in + r, rest);
+    c->in_len = rest;
+}
+
+/* Reads what the socket has into c->in. 1: got bytes; 0: would block;
+ * -1: closed or failed. */
+static int
+conn_read(struct conn *c)
+{
+    if (c->in == NULL) {
+        c->in = malloc(IN_BUF_MIN);
+        if (c->in == NULL)
+            return -1;
+        c->in_cap = IN_BUF_MIN;
+    }
+    if (c->in_len == c->in_cap) {
+        size_t max = (size_t)c->l->max_header_size + 1;
+        if (c->in_cap >= max)
+            return 1;           /* the parser reports the limit */
+        size_t cap = c->in_cap * 2 > max ? max : c->in_cap * 2;
+        char *n = realloc(c->in, cap);
+        if (n == NULL)
+            return -1;
+        c->in = n;
+        c->in_cap = cap;
+    }
+    ssize_t n = read(c->io.fd, c->in + c->in_len, c->in_cap - c->in_len);
+    if (n > 0) {
+        c->in_len += (size_t)n;
+        return 1;
+    }
+    if (n < 0 && (errno == EAGAIN || errno == EINTR))
+        return 0;
+    return -1;
+}
+
+static int
+conn_write(struct conn *c)
+{
+    while (c->iovcnt > 0) {
+        ssize_t n = writev(c->io.fd, c->iov, c->iovcnt);
+        if (n < 0) {
+            if (errno == EAGAIN || errno == EINTR)
+                return 0;
+            return -1;
+        }
+        size_t left = (size_t)n;
+        while (left > 0 && c->iovcnt > 0) {
+            if (left >= c->iov[0].iov_len) {
+                left -= c->iov[0].iov_len;
+                c->iov[0] = c->iov[1];
+                c->iovcnt--;
+            } else {
+                c->iov[0].iov_base = (char *)c->iov[0].iov_base + left;
+                c->iov[0].iov_len -= left;
+                left = 0;
+            }
+        }
+    }
+    return 1;
+}
+
+static void
+request_done(struct conn *c)
+{
+    struct worker *w = c->w;
+
+    free(c->body_buf);
+    c->body_buf = NULL;
+    if (c->close_after) {
+        conn_linger(c);
+        return;
+    }
+    c->state = c->discard > 0 ? CS_BODY : CS_HEAD;
+    c->idle = c->state == CS_HEAD && c->in_len == 0;
+    if (c->state == CS_BODY)
+        ev_timer_start(w->loop, &c->timer, (uint64_t)c->l->body_timeout);
+    else if (c->idle)
+        ev_timer_start(w->loop, &c->timer,
+                       w->draining ? DRAIN_IDLE_MS
+                                   : (uint64_t)c->l->keepalive_timeout);
+    else
+        ev_timer_start(w->loop, &c->timer, (uint64_t)c->l->header_timeout);
+}
+
+static void
+conn_run(struct conn *c)
+{
+    struct worker *w = c->w;
+
+    for (int guard = 0; guard < 1024; guard++) {
+        switch (c->state) {
+        case CS_WRITE: {
+            int r = conn_write(c);
+            if (r < 0) {
+                conn_close(c);
+                return;
+            }
+            if (r == 0)
+                return;         /* EPOLLOUT will call again */
+            request_done(c);
+            if (c->state == CS_LINGER)
+                return;
+            continue;
+        }
+        case CS_BODY:
+            if (c->in_len > 0) {
+                size_t take = c->in_len < (size_t)c->discard
+                            ? c->in_len : (size_t)c->discard;
+                memmove(c->in, c->in + take, c->in_len - take);
+                c->in_len -= take;
+                c->discard -= (int64_t)take;
+                if (c->discard == 0) {
+                    request_done(c);
+                    continue;
+                }
+            }
+            break;
+        case CS_HEAD:
+            if (c->in_len > 0) {
+                if (c->idle) {
+                    c->idle = false;
+                    ev_timer_start(w->loop, &c->timer,
+                                   (uint64_t)c->l->header_timeout);
+                }
+                parse_and_handle(c);
+                if (c->state != CS_HEAD)
+                    continue;
+            }
+            break;
+        case CS_LINGER: {
+            char sink[4096];
+            ssize_t n;
+            while ((n = read(c->io.fd, sink, sizeof(sink))) > 0)
+                ;
+            if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+                conn_close(c);
+            return;
+        }
+        }
+        /* Need input. */
+        int r = conn_read(c);
+        if (r < 0) {
+            conn_close(c);
+            return;
+        }
+        if (r == 0)
+            return;
+    }
+    /* A client that keeps the loop busy yields to the others; its data is
+     * buffered (no epoll event will come for it), so queue it. */
+    if (!c->pending) {
+        c->pending = true;
+        c->pending_next = w->pending;
+        w->pending = c;
+        ev_timer_start(w->loop, &w->pending_timer, 0);
+    }
+}
+
+void
+http_run_pending(struct ev_loop *loop, struct ev_timer *t)
+{
+    struct worker *w = t->data;
+    struct conn *list = w->pending;
+
+    (void)loop;
+    w->pending = NULL;
+    while (list != NULL) {
+        struct conn *c = list;
+        list = c->pending_next;
+        c->pending = false;
+        conn_run(c);
+    }
+}
+
+static void
+pending_remove(struct conn *c)
+{
+    struct conn **pp = &c->w->pending;
+
+    while (*pp != NULL && *pp != c)
+        pp = &(*pp)->pending_next;
+    if (*pp == c)
+        *pp = c->pending_next;
+    c->pending = false;
+}
+
+static void
+conn_event(struct ev_loop *loop, struct ev_io *io, uint32_t ev)
+{
+    struct conn *c = io->data;
+
+    (void)loop;
+    if ((ev & EPOLLERR) != 0) {
+        conn_close(c);
+        return;
+    }
+    conn_run(c);
+}
+
+static void
+conn_timeout(struct ev_loop *loop, struct ev_timer *t)
+{
+    struct conn *c = t->data;
+
+    (void)loop;
+    switch (c->state) {
+    case CS_HEAD:
+        if (c->idle || c->in_len == 0) {
+            conn_close(c);      /* keep-alive timeout: close quietly */
+            return;
+        }
+        c->in_len = 0;
+        respond_error(c, 408, "client sent no complete request head in time");
+        conn_run(c);
+        return;
+    case CS_BODY:
+    case CS_WRITE:
+    case CS_LINGER:
+        conn_close(c);
+        return;
+    }
+}
+
+/* ---- stopping --------------------------------------------------------- */
+
+void
+http_drain(struct worker *w)
+{
+    w->draining = true;
+    for (size_t i = 0; i < w->nlsn; i++) {
+        if (w->lsn[i].active)
+            ev_io_stop(w->loop, &w->lsn[i].io);
+        w->lsn[i].active = false;
+    }
+    /* Idle keep-alive connections get a short grace: a client that was
+     * about to send gets its answer (with Connection: close) instead of a
+     * connection closed under it. Busy ones close after their response. */
+    for (struct conn *c = w->conns; c != NULL; c = c->next) {
+        c->close_after = true;
+        if (c->state == CS_HEAD && c->idle)
+            ev_timer_start(w->loop, &c->timer, DRAIN_IDLE_MS);
+    }
+    if (w->nconns == 0)
+        ev_break(w->loop);
+}
+
+void
+http_close_all(struct worker *w)
+{
+    while (w->conns != NULL)
+        conn_close(w->conns);
+}
+
+void
+http_free_pool(struct worker *w)
+{
+    while (w->free_conns != NULL) {
+        struct conn *c = w->free_conns;
+        w->free_conns = c->next;
+        free(c->in);
+        free(c);
+    }
+}

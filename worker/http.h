@@ -1,0 +1,80 @@
+/* http.h: a worker's runtime and its client connections. */
+#ifndef CERB_HTTP_H
+#define CERB_HTTP_H
+
+#include <stdbool.h>
+#include <sys/uio.h>
+
+#include "event.h"
+#include "http_parse.h"
+#include "worker.h"
+
+struct worker;
+
+/* One listening socket of this worker. */
+struct wlisten {
+    struct ev_io io;
+    struct worker *w;
+    const struct conf_listener *conf;
+    bool active;
+};
+
+enum conn_state { CS_HEAD, CS_BODY, CS_WRITE, CS_LINGER };
+
+struct conn {
+    struct ev_io io;
+    struct ev_timer timer;
+    struct worker *w;
+    const struct conf_listener *l;
+    struct conn *prev, *next;
+    struct addr peer;
+    char *in;
+    size_t in_cap, in_len;
+    int state;
+    int64_t discard;            /* request body bytes still to skip */
+    char head[1024];            /* response head */
+    char *body_buf;             /* expanded body (variables), or NULL */
+    char err_body[64];          /* body of a proxy-made error response */
+    struct conn *pending_next;  /* on the worker's pending list */
+    bool pending;
+    struct iovec iov[2];
+    int iovcnt;
+    unsigned nreq;
+    bool close_after;
+    bool idle;                  /* between requests, no byte read */
+};
+
+struct worker {
+    struct worker_args *args;
+    const struct conf *conf;
+    struct ev_loop *loop;
+    struct ev_io sig_io;
+    struct wlisten *lsn;
+    size_t nlsn;
+    size_t *lconns;             /* open connections per listener */
+    struct conn *conns;         /* every open connection */
+    struct conn *free_conns;
+    struct conn *pending;       /* have buffered input, yielded the loop */
+    struct ev_timer pending_timer;
+    size_t nconns;
+    struct shm_row_stats *stats;
+    bool draining;
+    uint64_t paused_log_at;
+    void *match_data;           /* pcre2_match_data for routes */
+    char date[64];
+    long date_sec;
+};
+
+void http_accept(struct ev_loop *loop, struct ev_io *io, uint32_t events);
+void http_drain(struct worker *w);
+void http_run_pending(struct ev_loop *loop, struct ev_timer *t);
+void http_close_all(struct worker *w);
+void http_free_pool(struct worker *w);
+
+/* route.c */
+const struct conf_route *route_match(struct worker *w,
+                                     const struct conf_listener *l,
+                                     const struct http_request *req,
+                                     const char *norm_path, size_t norm_len);
+
+#endif

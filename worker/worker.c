@@ -1,0 +1,123 @@
+/* worker: a worker process: its event loop, signals and listening sockets. */
+#include "http.h"
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <errno.h>
+#include <pcre2.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "log.h"
+
+static void
+on_signal(struct ev_loop *loop, struct ev_io *io, uint32_t events)
+{
+    struct worker *w = io->data;
+    struct signalfd_siginfo si;
+
+    (void)events;
+    while (read(io->fd, &si, sizeof(si)) == sizeof(si)) {
+        switch (si.ssi_signo) {
+        case SIGTERM:
+        case SIGINT:
+            log_debug("worker %d: fast stop", w->args->slot);
+            http_close_all(w);
+            ev_break(loop);
+            return;
+        case SIGQUIT:
+            if (!w->draining) {
+                log_debug("worker %d: draining %zu connections",
+                          w->args->slot, w->nconns);
+                http_drain(w);
+            }
+            break;
+        case SIGUSR1:
+            log_reopen();
+            break;
+        default:
+            break;
+        }
+    }
+    if (w->draining && w->nconns == 0)
+        ev_break(loop);
+}
+
+/* Signals arrive through a signalfd in the loop: they stay blocked (as
+ * the master left them) so none is lost before the loop runs. */
+static int
+signals_open(void)
+{
+    sigset_t set;
+
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGQUIT);
+    sigaddset(&set, SIGUSR1);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGUSR2);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+}
+
+int
+worker_main(struct worker_args *a)
+{
+    struct worker w = { .args = a, .conf = a->conf };
+    const struct conf *c = a->conf;
+
+    w.stats = &a->shm->stats[a->row];
+    w.loop = ev_loop_new(512);
+    int sfd = signals_open();
+    w.lconns = calloc(c->nlisteners + 1, sizeof(*w.lconns));
+    size_t nfds = 0;
+    for (size_t i = 0; i < c->nlisteners; i++)
+        nfds += (size_t)a->listeners[i].nfds;
+    w.lsn = calloc(nfds + 1, sizeof(*w.lsn));
+    w.match_data = pcre2_match_data_create(32, NULL);
+    if (w.loop == NULL || sfd < 0 || w.lconns == NULL || w.lsn == NULL ||
+        w.match_data == NULL) {
+        child_fail(a, "worker %d: cannot set up its event loop: %s", a->slot,
+                   strerror(errno));
+        return 1;
+    }
+    ev_timer_init(&w.pending_timer, http_run_pending, &w);
+    ev_io_init(&w.sig_io, sfd, on_signal, &w);
+    ev_io_start(w.loop, &w.sig_io, EPOLLIN);
+    for (size_t i = 0; i < c->nlisteners; i++) {
+        struct worker_listener *wl = &a->listeners[i];
+        for (int k = 0; k < wl->nfds; k++) {
+            struct wlisten *ls = &w.lsn[w.nlsn++];
+            ls->w = &w;
+            ls->conf = wl->conf;
+            ev_io_init(&ls->io, wl->fds[k], http_accept, ls);
+            if (wl->conf->protocol != PROTO_HTTP)
+                continue;       /* L4 comes with the tcp listeners */
+            if (ev_io_start(w.loop, &ls->io, EPOLLIN) < 0) {
+                child_fail(a, "worker %d: epoll: %s", a->slot,
+                           strerror(errno));
+                return 1;
+            }
+            ls->active = true;
+        }
+    }
+    child_ready(a);
+    log_debug("worker %d ready (generation %u, %zu sockets)", a->slot,
+              a->generation, w.nlsn);
+    if (ev_run(w.loop) < 0)
+        log_alert("worker %d: epoll_wait: %s", a->slot, strerror(errno));
+    http_close_all(&w);
+    http_free_pool(&w);
+    for (size_t i = 0; i < w.nlsn; i++)
+        close(w.lsn[i].io.fd);
+    pcre2_match_data_free(w.match_data);
+    free(w.lsn);
+    free(w.lconns);
+    close(sfd);
+    ev_loop_free(w.loop);
+    return 0;
+}
