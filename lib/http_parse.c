@@ -187,9 +187,14 @@ http_parse_request(const char *buf, size_t len, const struct http_limits *lim,
         }
     }
 
+    /* Everything but the (large) header array, which fills as it goes. */
     memset(req, 0, offsetof(struct http_request, headers));
     req->nheaders = 0;
     req->content_length = -1;
+    req->chunked = false;
+    req->conn_close = req->conn_keepalive = req->conn_upgrade = false;
+    req->expect_continue = false;
+    req->head_len = 0;
 
     /* method SP target SP version CRLF */
     const char *s = line;

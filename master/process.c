@@ -139,6 +139,11 @@ child_main(struct master *m, int kind, int slot, int row, struct conf *c,
         child_fail(&a, "%s", err);
         _exit(1);
     }
+    /* A change of credentials clears the parent-death signal: set it again,
+     * and look once more in case the master died in between. */
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() != master_pid)
+        _exit(1);
     int rc = kind == CHILD_WORKER ? worker_main(&a) : checker_main(&a);
     free(wl);
     exit(rc);

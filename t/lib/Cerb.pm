@@ -67,7 +67,7 @@ sub preamble {
     my $user = $> == 0 ? "user = \"nobody\"; group = \"nogroup\";\n" : '';
     return "pid_file = \"$d/cerberus.pid\";\n"
          . "error_log = \"$d/error.log\";\n"
-         . "log_level = \"info\";\n"
+         . "log_level = \"" . ($ENV{CERB_LOG_LEVEL} // 'info') . "\";\n"
          . "drain_timeout = \"5s\";\n"
          . $user;
 }
