@@ -74,7 +74,16 @@ sub preamble {
 
 sub expand {
     my ($self, $text) = @_;
-    $text =~ s/%%PREAMBLE%%/$self->preamble/ge;
+    # Preamble keys the config sets itself are left out (libconfig refuses
+    # duplicates).
+    if ($text =~ /%%PREAMBLE%%/) {
+        my $pre = join '', grep {
+            my ($k) = /^\s*(\w+)\s*=/;
+            !$k || $text !~ /^\s*\Q$k\E\s*=/m
+        } map { "$_\n" } split /\n/, $self->preamble;
+        $pre =~ s/^\s*user = "nobody"; group = "nogroup";\n// if $text =~ /^\s*(user|group)\s*=/m;
+        $text =~ s/%%PREAMBLE%%/$pre/g;
+    }
     $text =~ s/%%PORT:(\w+)%%/$self->port($1)/ge;
     $text =~ s/%%ORIGIN:(\w+)%%/$self->origin($1)/ge;
     $text =~ s/%%DIR%%/$self->{dir}/g;
