@@ -366,9 +366,12 @@ reap_children(struct master *m)
         int idx = c->kind == CHILD_WORKER ? c->slot : CERB_MAX_WORKERS;
         uint64_t now = master_now();
         uint64_t delay = 0;
+        /* The first death respawns at once; a child that keeps dying
+         * young waits 100 ms, 200 ms, 400 ms ... up to 30 s. */
         if (now - c->started < QUICK_DEATH_MS) {
             int q = ++m->quick_deaths[idx];
-            delay = q >= 9 ? BACKOFF_MAX_MS : (uint64_t)100 << (q - 1);
+            if (q >= 2)
+                delay = q >= 11 ? BACKOFF_MAX_MS : (uint64_t)100 << (q - 2);
             if (delay > BACKOFF_MAX_MS)
                 delay = BACKOFF_MAX_MS;
         } else {

@@ -161,10 +161,21 @@ sub status_file {
     return slurp("$p.status");
 }
 
-# Parsed status file: { generation, workers => [ {slot,pid,gen,...} ], ... }
+# Parsed status file: { generation, workers => [ {slot,pid,gen,...} ], ... },
+# refreshed first (SIGUSR2 to the master, as `cerberus status` does).
 sub status {
     my ($self) = @_;
     my $text = $self->status_file;
+    my ($pid) = $text =~ /^pid=(\d+)/m;
+    if ($pid && kill('USR2', $pid)) {
+        my ($seq) = $text =~ /^seq=(\d+)/m;
+        wait_for(sub {
+            my $now = $self->status_file;
+            my ($n) = $now =~ /^seq=(\d+)/m;
+            $text = $now if $n && $n != ($seq // 0);
+            return $n && $n != ($seq // 0);
+        }, 2);
+    }
     my %s = (workers => [], raw => $text);
     for my $line (split /\n/, $text) {
         my ($k, $v) = split /=/, $line, 2;
