@@ -30,8 +30,11 @@ struct arena {
 static struct arena_block *
 arena_block_new(size_t size)
 {
-    struct arena_block *b = malloc(sizeof(*b) + size);
+    struct arena_block *b;
 
+    if (size > SIZE_MAX - sizeof(*b))   /* the header would wrap around */
+        return NULL;
+    b = malloc(sizeof(*b) + size);
     if (b == NULL)
         return NULL;
     b->next = NULL;

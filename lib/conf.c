@@ -740,9 +740,39 @@ conf_peek_string(const char *path, const char *key, char *out, size_t len)
             v = k->def;
     config_init(&cfg);
     const char *got = NULL;
-    if (config_read_file(&cfg, path) == CONFIG_TRUE &&
-        config_lookup_string(&cfg, key, &got) == CONFIG_TRUE)
-        v = got;
-    snprintf(out, len, "%s", v ? v : "");
+    if (config_read_file(&cfg, path) == CONFIG_TRUE) {
+        if (config_lookup_string(&cfg, key, &got) == CONFIG_TRUE)
+            v = got;
+        snprintf(out, len, "%s", v ? v : "");
+        config_destroy(&cfg);
+        return;
+    }
     config_destroy(&cfg);
+    /* Not even libconfig syntax: look for `key = "value"` as text. */
+    snprintf(out, len, "%s", v ? v : "");
+    FILE *f = fopen(path, "r");
+    char line[4096];
+    size_t kl = strlen(key);
+    while (f != NULL && fgets(line, sizeof(line), f) != NULL) {
+        char *p = line;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if (strncmp(p, key, kl) != 0)
+            continue;
+        p += kl;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if (*p != '=' && *p != ':')
+            continue;
+        p++;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        char *end = *p == '"' ? strchr(p + 1, '"') : NULL;
+        if (end != NULL) {
+            snprintf(out, len, "%.*s", (int)(end - p - 1), p + 1);
+            break;
+        }
+    }
+    if (f != NULL)
+        fclose(f);
 }

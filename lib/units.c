@@ -52,6 +52,10 @@ unit_duration_parse(const char *s, int64_t *ms, const char **why)
             return -1;
         }
         if (*p == '\0' && last < 0) {       /* bare number: seconds */
+            if (v > DURATION_MAX_MS / 1000) {
+                *why = "duration too large";
+                return -1;
+            }
             total = v * 1000;
             break;
         }
@@ -75,11 +79,12 @@ unit_duration_parse(const char *s, int64_t *ms, const char **why)
             return -1;
         }
         last = u;
-        total += v * units[u].ms;
-        if (total > DURATION_MAX_MS) {
+        /* v * ms could overflow int64_t ("200000000000d"): compare first. */
+        if (v > (DURATION_MAX_MS - total) / units[u].ms) {
             *why = "duration too large";
             return -1;
         }
+        total += v * units[u].ms;
     }
     *ms = total;
     return 0;

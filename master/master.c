@@ -485,9 +485,9 @@ begin_stop(struct master *m, int how)
 static void
 reopen_logs(struct master *m)
 {
-    log_notice("reopening log files");
     log_reopen();
     log_chown(m->conf);
+    log_notice("reopened log files");
     process_signal_all(m, SIGUSR1);
 }
 

@@ -108,6 +108,7 @@ child_main(struct master *m, int kind, int slot, int row, struct conf *c,
             sigaction(s, &dfl, NULL);
     sigfillset(&all);
     log_set_pid();
+    log_set_level(c->log_level);    /* this generation's, not the master's */
     {
         char name[16];
         if (kind == CHILD_WORKER)

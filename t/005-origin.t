@@ -21,6 +21,14 @@ my $json = JSON::PP->new;
 
 my $pid = fork();
 die "fork: $!" unless defined $pid;
+END {
+    # never leave the origin behind (it holds the harness's stderr)
+    if ($pid && kill(0, $pid)) {
+        local $?;
+        kill 'KILL', $pid;
+        waitpid($pid, 0);
+    }
+}
 if ($pid == 0) {
     open(STDOUT, '>', "$dir/stdout") or die "stdout: $!";
     exec($ORIGIN, '-p', '0', '-f', $portfile, '-l', $logfile)
@@ -172,7 +180,7 @@ sub jbody { return $json->decode($_[0]{body}) }
 {
     my $s = conn();
     my $r = get($s, '/json/test?x=1&y=%20', 'X-Test: a "quoted" \\ value',
-                "User-Agent: t\x01");
+                "X-Tab: t\tu");
     is($r->{status}, 200, 'GET: 200');
     is($r->{headers}{'x-origin'}, "origin-$port", 'X-Origin default name');
     is($r->{headers}{'content-type'}, 'application/json', 'JSON content type');
@@ -185,7 +193,7 @@ sub jbody { return $json->decode($_[0]{body}) }
     is($j->{version}, 'HTTP/1.1', 'json version');
     is_deeply($j->{headers}, [['Host', 'origin.test'],
                               ['X-Test', 'a "quoted" \\ value'],
-                              ['User-Agent', "t\x01"]],
+                              ['X-Tab', "t\tu"]],
               'json headers in order, escaped');
     is($j->{body_length}, 0, 'no body');
     is($j->{body_sha256}, sha256_hex(''), 'sha256 of empty body');
@@ -401,8 +409,13 @@ sub ws_read {
                  . "Sec-WebSocket-Version: 13\r\n\r\n");
     my $r = read_response($s);
     is($r->{status}, 101, 'WebSocket: 101');
-    is($r->{headers}{'sec-websocket-accept'}, 's3pPLMBiTxaQ9kYGJRzHWTOxy0o=',
+    # RFC 6455 section 1.3 example
+    is($r->{headers}{'sec-websocket-accept'}, 's3pPLMBiTxaQ9kYGzzhZRbK+xOo=',
        'Sec-WebSocket-Accept');
+    is($r->{headers}{'sec-websocket-accept'},
+       sha1_base64('dGhlIHNhbXBsZSBub25jZQ=='
+                   . '258EAFA5-E914-47DA-95CA-C5AB0DC85B11') . '=',
+       '... is base64(SHA-1(key + GUID))');
     send_all($s, ws_frame(1, 'hello'));
     my ($b0, $p) = ws_read($s);
     is(sprintf('%02x %s', $b0, $p), '81 hello', 'text frame echoed');
@@ -431,7 +444,7 @@ sub ws_read {
     is($a->{name}, "origin-$port", 'stats name');
     is($a->{connections}, $nconn, 'stats: connections accepted');
     ok($a->{active_connections} >= 1, 'stats: active connections');
-    ok($a->{requests} >= 40, "stats: requests ($a->{requests})");
+    ok($a->{requests} >= 30, "stats: requests ($a->{requests})");
     is($b->{requests}, $a->{requests} + 1, 'stats: requests count');
     close $s;
 }
