@@ -1,5 +1,6 @@
 /* conf_schema: the declared config keys (type, default, range) and checks. */
 #include "conf.h"
+#include "paths.h"
 
 #include <ctype.h>
 #include <grp.h>
@@ -10,10 +11,6 @@
 #include <unistd.h>
 
 #include "arena.h"
-
-#ifndef CERB_LOCALSTATEDIR
-#define CERB_LOCALSTATEDIR "/var"
-#endif
 
 #define OFF(type, field) offsetof(type, field)
 #define SEC(x) (&(x))

@@ -185,6 +185,9 @@ http_parse_request(const char *buf, size_t len, const struct http_limits *lim,
                 FAIL(431, "request head too large");
             return HTTP_PARSE_AGAIN;
         }
+        /* Complete in one read, but still over the limit. */
+        if ((size_t)(q - buf) + (*q == '\n' ? 1 : 2) > lim->max_head)
+            FAIL(431, "request head too large");
     }
 
     /* Everything but the (large) header array, which fills as it goes. */
@@ -220,7 +223,8 @@ http_parse_request(const char *buf, size_t len, const struct http_limits *lim,
         req->version = 11;
     else if (vlen == 8 && memcmp(v, "HTTP/1.0", 8) == 0)
         req->version = 10;
-    else if (vlen == 8 && memcmp(v, "HTTP/", 5) == 0 && v[5] >= '0' &&
+    /* 505 for other real versions; HTTP/0.9 never had a version field. */
+    else if (vlen == 8 && memcmp(v, "HTTP/", 5) == 0 && v[5] >= '1' &&
              v[5] <= '9' && v[6] == '.' && v[7] >= '0' && v[7] <= '9')
         FAIL(505, "unsupported HTTP version");
     else

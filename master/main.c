@@ -5,10 +5,7 @@
 #include <string.h>
 
 #include "master.h"
-
-#ifndef CERB_SYSCONFDIR
-#define CERB_SYSCONFDIR "/etc/cerberus"
-#endif
+#include "paths.h"
 
 static void
 usage(FILE *f)

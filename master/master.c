@@ -1,5 +1,6 @@
 /* master: start, supervise children, reload and stop (never touches traffic). */
 #include "master.h"
+#include "paths.h"
 
 #include <errno.h>
 #include <pwd.h>

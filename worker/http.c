@@ -107,6 +107,11 @@ http_accept(struct ev_loop *loop, struct ev_io *io, uint32_t events)
     const struct conf_listener *l = ls->conf;
 
     (void)events;
+    /* A draining worker accepts nothing, even for an event that was
+     * already in this epoll batch: the connection waits in the socket's
+     * queue for the new generation, which shares the socket. */
+    if (w->draining)
+        return;
     for (int i = 0; i < ACCEPT_BATCH; i++) {
         if (w->lconns[l->index] >= (size_t)l->max_connections) {
             listeners_pause(w, l);
