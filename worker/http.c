@@ -72,11 +72,6 @@ conn_close(struct conn *c)
         w->conns = c->next;
     if (c->next)
         c->next->prev = c->prev;
-    w->nconns--;
-    if (w->lconns[c->l->index]-- == (size_t)c->l->max_connections)
-        listeners_resume(w, c->l);
-    atomic_fetch_sub_explicit(&w->stats->client_conns, 1,
-                              memory_order_relaxed);
     if (c->in_cap > IN_BUF_MIN) {
         free(c->in);
         c->in = NULL;
@@ -84,6 +79,18 @@ conn_close(struct conn *c)
     }
     c->next = w->free_conns;
     w->free_conns = c;
+    http_client_gone(w, c->l);
+}
+
+/* A client connection of listener l (HTTP or TCP) ended. */
+void
+http_client_gone(struct worker *w, const struct conf_listener *l)
+{
+    w->nconns--;
+    if (w->lconns[l->index]-- == (size_t)l->max_connections)
+        listeners_resume(w, l);
+    atomic_fetch_sub_explicit(&w->stats->client_conns, 1,
+                              memory_order_relaxed);
     if (w->draining && w->nconns == 0)
         ev_break(w->loop);
 }
@@ -132,6 +139,16 @@ http_accept(struct ev_loop *loop, struct ev_io *io, uint32_t events)
             log_error("accept on %s: %s", l->address, strerror(errno));
             return;
         }
+        w->nconns++;
+        w->lconns[l->index]++;
+        atomic_fetch_add_explicit(&w->stats->client_conns, 1,
+                                  memory_order_relaxed);
+        atomic_fetch_add_explicit(&w->stats->accepted, 1,
+                                  memory_order_relaxed);
+        if (l->protocol == PROTO_TCP) {
+            tcp_accept(w, l, fd, &peer);
+            continue;
+        }
         struct conn *c = w->free_conns;
         if (c != NULL) {
             w->free_conns = c->next;
@@ -139,6 +156,7 @@ http_accept(struct ev_loop *loop, struct ev_io *io, uint32_t events)
             log_error("out of memory: dropping a connection on %s",
                       l->address);
             close(fd);
+            http_client_gone(w, l);
             continue;
         }
         c->w = w;
@@ -157,12 +175,6 @@ http_accept(struct ev_loop *loop, struct ev_io *io, uint32_t events)
         if (w->conns)
             w->conns->prev = c;
         w->conns = c;
-        w->nconns++;
-        w->lconns[l->index]++;
-        atomic_fetch_add_explicit(&w->stats->client_conns, 1,
-                                  memory_order_relaxed);
-        atomic_fetch_add_explicit(&w->stats->accepted, 1,
-                                  memory_order_relaxed);
         ev_timer_init(&c->timer, conn_timeout, c);
         ev_io_init(&c->io, fd, conn_event, c);
         if (ev_io_start(loop, &c->io,

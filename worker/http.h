@@ -52,7 +52,9 @@ struct worker {
     struct wlisten *lsn;
     size_t nlsn;
     size_t *lconns;             /* open connections per listener */
-    struct conn *conns;         /* every open connection */
+    struct conn *conns;         /* every open HTTP connection */
+    struct tcp_conn *tcp_conns; /* every open L4 connection */
+    unsigned *rr;               /* per pool: next server (round robin) */
     struct conn *free_conns;
     struct conn *pending;       /* have buffered input, yielded the loop */
     struct ev_timer pending_timer;
@@ -66,6 +68,13 @@ struct worker {
 };
 
 void http_accept(struct ev_loop *loop, struct ev_io *io, uint32_t events);
+void http_client_gone(struct worker *w, const struct conf_listener *l);
+
+/* tcp.c: L4 listeners */
+struct tcp_conn;
+void tcp_accept(struct worker *w, const struct conf_listener *l, int fd,
+                const struct addr *peer);
+void tcp_close_all(struct worker *w);
 void http_drain(struct worker *w);
 void http_run_pending(struct ev_loop *loop, struct ev_timer *t);
 void http_close_all(struct worker *w);

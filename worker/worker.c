@@ -25,6 +25,7 @@ on_signal(struct ev_loop *loop, struct ev_io *io, uint32_t events)
         case SIGINT:
             log_debug("worker %d: fast stop", w->args->slot);
             http_close_all(w);
+            tcp_close_all(w);
             ev_break(loop);
             return;
         case SIGQUIT:
@@ -79,8 +80,9 @@ worker_main(struct worker_args *a)
         nfds += (size_t)a->listeners[i].nfds;
     w.lsn = calloc(nfds + 1, sizeof(*w.lsn));
     w.match_data = pcre2_match_data_create(32, NULL);
+    w.rr = calloc(c->npools + 1, sizeof(*w.rr));
     if (w.loop == NULL || sfd < 0 || w.lconns == NULL || w.lsn == NULL ||
-        w.match_data == NULL) {
+        w.match_data == NULL || w.rr == NULL) {
         child_fail(a, "worker %d: cannot set up its event loop: %s", a->slot,
                    strerror(errno));
         return 1;
@@ -95,8 +97,6 @@ worker_main(struct worker_args *a)
             ls->w = &w;
             ls->conf = wl->conf;
             ev_io_init(&ls->io, wl->fds[k], http_accept, ls);
-            if (wl->conf->protocol != PROTO_HTTP)
-                continue;       /* L4 comes with the tcp listeners */
             if (ev_io_start(w.loop, &ls->io, EPOLLIN) < 0) {
                 child_fail(a, "worker %d: epoll: %s", a->slot,
                            strerror(errno));
@@ -111,12 +111,14 @@ worker_main(struct worker_args *a)
     if (ev_run(w.loop) < 0)
         log_alert("worker %d: epoll_wait: %s", a->slot, strerror(errno));
     http_close_all(&w);
+    tcp_close_all(&w);
     http_free_pool(&w);
     for (size_t i = 0; i < w.nlsn; i++)
         close(w.lsn[i].io.fd);
     pcre2_match_data_free(w.match_data);
     free(w.lsn);
     free(w.lconns);
+    free(w.rr);
     close(sfd);
     ev_loop_free(w.loop);
     return 0;

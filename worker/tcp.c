@@ -1,0 +1,259 @@
+/* tcp: L4 listeners: relay bytes between a client and a pool server. */
+#include "http.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "log.h"
+
+#define TCP_BUF 16384
+
+/* One direction of the relay: bytes read from `from` wait in buf for `to`. */
+struct tcp_dir {
+    char buf[TCP_BUF];
+    size_t len, off;
+    bool eof;                   /* `from` has no more to send */
+    bool shut;                  /* we passed the EOF on to `to` */
+};
+
+struct tcp_conn {
+    struct worker *w;
+    const struct conf_listener *l;
+    const struct conf_server *srv;
+    struct ev_io cio, uio;      /* client and upstream sockets */
+    struct ev_timer timer;
+    struct tcp_dir up, down;    /* client->server, server->client */
+    struct tcp_conn *prev, *next;
+    struct addr peer;
+    unsigned tries;
+    bool connected;
+};
+
+static void tcp_event(struct ev_loop *loop, struct ev_io *io, uint32_t ev);
+static void tcp_timeout(struct ev_loop *loop, struct ev_timer *t);
+static void tcp_connect_next(struct tcp_conn *t);
+
+static void
+tcp_upstream_close(struct tcp_conn *t)
+{
+    if (t->uio.fd < 0)
+        return;
+    close(t->uio.fd);
+    t->uio.fd = -1;
+    shm_conn_add(t->w->args->shm, (unsigned)t->w->args->row, t->srv->slot, -1);
+}
+
+static void
+tcp_close(struct tcp_conn *t)
+{
+    struct worker *w = t->w;
+
+    ev_timer_stop(w->loop, &t->timer);
+    tcp_upstream_close(t);
+    close(t->cio.fd);
+    if (t->prev)
+        t->prev->next = t->next;
+    else
+        w->tcp_conns = t->next;
+    if (t->next)
+        t->next->prev = t->prev;
+    const struct conf_listener *l = t->l;
+    free(t);
+    http_client_gone(w, l);
+}
+
+void
+tcp_close_all(struct worker *w)
+{
+    while (w->tcp_conns != NULL)
+        tcp_close(w->tcp_conns);
+}
+
+/* Round robin over the servers that take traffic; backups only when no
+ * primary is left to try for this connection. */
+static const struct conf_server *
+tcp_pick(struct tcp_conn *t)
+{
+    const struct conf_pool *p = t->l->pool;
+    unsigned *rr = &t->w->rr[p - t->w->conf->pools];
+
+    for (int backup = 0; backup <= 1; backup++)
+        for (size_t k = 0; k < p->nservers; k++) {
+            const struct conf_server *s = &p->servers[(*rr)++ % p->nservers];
+            struct shm_server *ss = shm_server(t->w->args->shm, s->slot);
+            if (s->backup != backup ||
+                atomic_load(&ss->admin_state) != SRV_UP ||
+                atomic_load(&ss->health) != SHM_HEALTH_UP)
+                continue;
+            if (t->srv == s && p->nservers > 1)
+                continue;       /* the one that just failed */
+            return s;
+        }
+    return NULL;
+}
+
+void
+tcp_accept(struct worker *w, const struct conf_listener *l, int fd,
+           const struct addr *peer)
+{
+    struct tcp_conn *t = calloc(1, sizeof(*t));
+
+    if (t == NULL) {
+        log_error("out of memory: dropping a connection on %s", l->address);
+        close(fd);
+        http_client_gone(w, l);
+        return;
+    }
+    t->w = w;
+    t->l = l;
+    t->peer = *peer;
+    t->uio.fd = -1;
+    ev_io_init(&t->cio, fd, tcp_event, t);
+    ev_timer_init(&t->timer, tcp_timeout, t);
+    t->next = w->tcp_conns;
+    if (w->tcp_conns)
+        w->tcp_conns->prev = t;
+    w->tcp_conns = t;
+    if (ev_io_start(w->loop, &t->cio,
+                    EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET) < 0) {
+        log_error("epoll_ctl: %s", strerror(errno));
+        tcp_close(t);
+        return;
+    }
+    tcp_connect_next(t);
+}
+
+static void
+tcp_connect_next(struct tcp_conn *t)
+{
+    const struct conf_pool *p = t->l->pool;
+    char peer[ADDR_TEXT_MAX];
+
+    tcp_upstream_close(t);
+    for (;;) {
+        const struct conf_server *s = t->tries++ <= (unsigned)p->retries
+                                      ? tcp_pick(t) : NULL;
+        if (s == NULL) {
+            addr_format(&t->peer, peer, sizeof(peer));
+            log_error("listener \"%s\": client %s: no server of pool \"%s\" "
+                      "could be reached", t->l->name, peer, p->name);
+            tcp_close(t);
+            return;
+        }
+        t->srv = s;
+        int fd = socket(s->addr.ss.ss_family,
+                        SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (fd < 0) {
+            log_error("socket: %s", strerror(errno));
+            continue;
+        }
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        shm_conn_add(t->w->args->shm, (unsigned)t->w->args->row, s->slot, 1);
+        t->uio.fd = fd;
+        if (connect(fd, (const struct sockaddr *)&s->addr.ss, s->addr.len) < 0 &&
+            errno != EINPROGRESS) {
+            log_warn("pool \"%s\": connect to %s: %s", p->name, s->address,
+                     strerror(errno));
+            tcp_upstream_close(t);
+            continue;
+        }
+        ev_io_init(&t->uio, fd, tcp_event, t);
+        if (ev_io_start(t->w->loop, &t->uio,
+                        EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET) < 0) {
+            tcp_upstream_close(t);
+            continue;
+        }
+        t->connected = false;
+        ev_timer_start(t->w->loop, &t->timer, (uint64_t)p->connect_timeout);
+        return;
+    }
+}
+
+/* Moves bytes from one socket to the other until neither can go on.
+ * 0: keep going; -1: the connection is finished or broken. */
+static int
+tcp_pump(struct tcp_dir *d, int from, int to)
+{
+    for (;;) {
+        while (d->off < d->len) {
+            ssize_t n = write(to, d->buf + d->off, d->len - d->off);
+            if (n < 0)
+                return errno == EAGAIN || errno == EINTR ? 0 : -1;
+            d->off += (size_t)n;
+        }
+        d->off = d->len = 0;
+        if (d->eof) {
+            if (!d->shut) {
+                shutdown(to, SHUT_WR);
+                d->shut = true;
+            }
+            return 0;
+        }
+        ssize_t n = read(from, d->buf, sizeof(d->buf));
+        if (n == 0) {
+            d->eof = true;
+            continue;
+        }
+        if (n < 0)
+            return errno == EAGAIN || errno == EINTR ? 0 : -1;
+        d->len = (size_t)n;
+    }
+}
+
+static void
+tcp_event(struct ev_loop *loop, struct ev_io *io, uint32_t ev)
+{
+    struct tcp_conn *t = io->data;
+    const struct conf_pool *p = t->l->pool;
+
+    (void)loop;
+    if (!t->connected) {
+        if (io == &t->cio) {
+            if (ev & (EPOLLERR | EPOLLHUP)) {
+                tcp_close(t);   /* the client left before we connected */
+                return;
+            }
+            return;             /* its bytes wait in the socket */
+        }
+        int err = 0;
+        socklen_t len = sizeof(err);
+        getsockopt(t->uio.fd, SOL_SOCKET, SO_ERROR, &err, &len);
+        if (err != 0 || (ev & EPOLLERR)) {
+            log_warn("pool \"%s\": connect to %s: %s", p->name,
+                     t->srv->address, strerror(err ? err : ECONNREFUSED));
+            tcp_connect_next(t);
+            return;
+        }
+        if (!(ev & EPOLLOUT))
+            return;
+        t->connected = true;
+    }
+    if (tcp_pump(&t->up, t->cio.fd, t->uio.fd) < 0 ||
+        tcp_pump(&t->down, t->uio.fd, t->cio.fd) < 0 ||
+        (t->up.shut && t->down.shut)) {
+        tcp_close(t);
+        return;
+    }
+    ev_timer_start(t->w->loop, &t->timer, (uint64_t)p->read_timeout);
+}
+
+static void
+tcp_timeout(struct ev_loop *loop, struct ev_timer *tm)
+{
+    struct tcp_conn *t = tm->data;
+
+    (void)loop;
+    if (!t->connected) {
+        log_warn("pool \"%s\": connect to %s: timed out", t->l->pool->name,
+                 t->srv->address);
+        tcp_connect_next(t);
+        return;
+    }
+    tcp_close(t);               /* idle for read_timeout */
+}
