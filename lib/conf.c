@@ -745,7 +745,7 @@ conf_peek_string(const char *path, const char *key, char *out, size_t len)
             v = got;
         snprintf(out, len, "%s", v ? v : "");
         config_destroy(&cfg);
-        return;
+        goto resolve;
     }
     config_destroy(&cfg);
     /* Not even libconfig syntax: look for `key = "value"` as text. */
@@ -775,4 +775,12 @@ conf_peek_string(const char *path, const char *key, char *out, size_t len)
     }
     if (f != NULL)
         fclose(f);
+resolve:;
+    /* As conf_load does: relative to the file's directory. */
+    const char *slash = strrchr(path, '/');
+    if (out[0] != '\0' && out[0] != '/' && slash != NULL) {
+        char tmp[4096];
+        snprintf(tmp, sizeof(tmp), "%.*s/%s", (int)(slash - path), path, out);
+        snprintf(out, len, "%s", tmp);
+    }
 }

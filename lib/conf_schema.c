@@ -3,6 +3,7 @@
 #include "paths.h"
 
 #include <ctype.h>
+#include <stdbool.h>
 #include <grp.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -291,14 +292,14 @@ static const struct conf_section breaker_section = {
 static int
 hash_key_valid(const char *k)
 {
-    if (strcmp(k, "uri") == 0 || strcmp(k, "ip") == 0)
+    if (strcmp(k, "uri") == 0)
         return 1;
     const char *colon = strchr(k, ':');
-    if (colon == NULL || colon[1] == '\0')
+    if (colon == NULL || !is_token(colon + 1))
         return 0;
     size_t l = (size_t)(colon - k);
-    return (l == 6 && strncmp(k, "header", 6) == 0 && is_token(colon + 1)) ||
-           (l == 6 && strncmp(k, "cookie", 6) == 0 && is_token(colon + 1)) ||
+    return (l == 6 && strncmp(k, "header", 6) == 0) ||
+           (l == 6 && strncmp(k, "cookie", 6) == 0) ||
            (l == 5 && strncmp(k, "query", 5) == 0);
 }
 
@@ -391,13 +392,20 @@ route_check(struct conf_ctx *ctx, void *obj, const char *path)
     if (r->host != NULL) {
         const char *h = r->host[0] == '*' && r->host[1] == '.' ? r->host + 2
                                                                 : r->host;
-        for (const char *p = h; *p; p++)
-            if (!isalnum((unsigned char)*p) && *p != '-' && *p != '.' &&
-                *p != ':' && *p != '[' && *p != ']') {
-                conf_error(ctx, &r->src, "%s.host: invalid host \"%s\" (exact "
-                           "name or *.domain)", path, r->host);
-                break;
-            }
+        bool ok = h[0] != '\0';
+        if (h[0] == '[') {             /* an IPv6 literal, no port */
+            size_t l = strlen(h);
+            ok = l > 2 && h[l - 1] == ']';
+            for (size_t i = 1; ok && i + 1 < l; i++)
+                ok = isxdigit((unsigned char)h[i]) || h[i] == ':' ||
+                     h[i] == '.';
+        } else {
+            for (const char *p = h; ok && *p; p++)
+                ok = isalnum((unsigned char)*p) || *p == '-' || *p == '.';
+        }
+        if (!ok)
+            conf_error(ctx, &r->src, "%s.host: invalid host \"%s\" (a name, "
+                       "*.domain or [IPv6], without a port)", path, r->host);
     }
     for (size_t i = 0; i < r->nmethods; i++)
         if (!is_token(r->methods[i]))
@@ -447,6 +455,23 @@ static const struct conf_section route_section = {
 
 /* ---- top level ------------------------------------------------------- */
 
+/* A relative path in the file is relative to the file's directory, so it
+ * means the same whoever starts, stops or reloads from wherever. */
+static void
+resolve_path(struct conf_ctx *ctx, char **p)
+{
+    struct conf *c = conf_ctx_conf(ctx);
+    const char *slash = strrchr(c->path, '/');
+
+    if (*p == NULL || (*p)[0] == '/' || slash == NULL)
+        return;
+    size_t dl = (size_t)(slash - c->path);
+    size_t l = dl + 1 + strlen(*p) + 1;
+    char *full = arena_alloc(conf_ctx_arena(ctx), l);
+    snprintf(full, l, "%.*s/%s", (int)dl, c->path, *p);
+    *p = full;
+}
+
 static void
 root_check(struct conf_ctx *ctx, void *obj, const char *path)
 {
@@ -454,6 +479,9 @@ root_check(struct conf_ctx *ctx, void *obj, const char *path)
     struct arena *a = conf_ctx_arena(ctx);
     (void)path;
 
+    resolve_path(ctx, &c->pid_file);
+    resolve_path(ctx, &c->error_log);
+    resolve_path(ctx, &c->state_dir);
     if (c->workers == 0) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         c->workers = n < 1 ? 1 : n > CERB_MAX_WORKERS ? CERB_MAX_WORKERS : n;

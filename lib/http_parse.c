@@ -239,6 +239,9 @@ http_parse_request(const char *buf, size_t len, const struct http_limits *lim,
             FAIL(400, "asterisk-form is only for OPTIONS");
         req->path = req->target;
     } else if (req->method_id == HTTP_CONNECT) {
+        /* authority-form is host:port and nothing else (RFC 9112 3.2.3). */
+        if (!host_valid(req->target) || memchr(t, ':', req->target.len) == NULL)
+            FAIL(400, "invalid authority in request target");
         authority = req->target;
         req->path = req->target;
     } else {

@@ -271,9 +271,18 @@ reload(struct master *m)
     char err[sizeof(m->reload_error)];
     unsigned gen = m->gen + 1;
 
+    char prev_log[4096];
+
     log_notice("reloading configuration %s", m->conf_path);
     m->reloads++;
-    struct conf *c = conf_load(m->conf_path, &errs);
+    snprintf(prev_log, sizeof(prev_log), "%s", log_path() ? log_path() : "");
+    struct conf *c = NULL;
+    if (m->nold >= MAX_GENERATIONS) {
+        snprintf(err, sizeof(err), "%u generations are still draining; try "
+                 "again when they are done", m->nold);
+        goto fail;
+    }
+    c = conf_load(m->conf_path, &errs);
     if (c == NULL) {
         errors_join(&errs, err, sizeof(err));
         conf_errors_free(&errs);
@@ -293,11 +302,9 @@ reload(struct master *m)
     }
     /* The new generation accepts on the same sockets: the old one may now
      * stop accepting and drain. */
-    if (m->nold < MAX_GENERATIONS) {
-        m->old[m->nold].id = m->gen;
-        m->old[m->nold].deadline = master_now() + (uint64_t)c->drain_timeout;
-        m->nold++;
-    }
+    m->old[m->nold].id = m->gen;
+    m->old[m->nold].deadline = master_now() + (uint64_t)c->drain_timeout;
+    m->nold++;
     process_signal_gen(m, m->gen, SIGQUIT, true);
     listen_commit(m);
     conf_free(m->conf);
@@ -318,6 +325,13 @@ reload(struct master *m)
 
 fail_conf:
     conf_free(c);
+    /* The error log may have been switched to the new file: switch back. */
+    if (strcmp(prev_log, log_path() ? log_path() : "") != 0) {
+        if (prev_log[0] == '\0')
+            log_to_stderr();
+        else
+            log_open(prev_log, NULL, 0);
+    }
 fail:
     m->reload_ok = false;
     snprintf(m->reload_error, sizeof(m->reload_error), "%s", err);

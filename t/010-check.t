@@ -108,6 +108,26 @@ $f:3: allow_root: expected true or false, got a string
 $f:4: listeners: expected a list ( { ... }, ... ), got a group { ... }
 EOF
 
+$f = $t->write_file('more.conf', <<'EOF');
+listeners = ( { name = "web"; address = "127.0.0.1:1"; } );
+pools = (
+  { name = "a"; balance = "hash"; key = "ip"; servers = ( { address = "127.0.0.1:2"; } ); },
+  { name = "b"; balance = "hash"; key = "query:"; servers = ( { address = "127.0.0.1:2"; } ); }
+);
+routes = (
+  { host = "example.com:8080"; return = { body = "x"; }; },
+  { host = "[::1]"; return = { body = "x"; }; },
+  { host = "bad host"; return = { body = "x"; }; }
+);
+EOF
+($rc, $out, $err) = Cerb::run_cmd(cerberus_bin(), 'check', '-c', $f);
+is($err, <<"EOF", 'hash keys and route hosts are validated');
+$f:3: pools[0].key: invalid hash key "ip" (expected "uri", "header:NAME", "cookie:NAME" or "query:NAME")
+$f:4: pools[1].key: invalid hash key "query:" (expected "uri", "header:NAME", "cookie:NAME" or "query:NAME")
+$f:7: routes[0].host: invalid host "example.com:8080" (a name, *.domain or [IPv6], without a port)
+$f:9: routes[2].host: invalid host "bad host" (a name, *.domain or [IPv6], without a port)
+EOF
+
 $f = $t->write_file('empty.conf', "workers = 1;\n");
 ($rc, $out, $err) = Cerb::run_cmd(cerberus_bin(), 'check', '-c', $f);
 is($err, "$f:0: missing required key \"listeners\"\n", 'listeners are required');

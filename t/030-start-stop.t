@@ -201,6 +201,24 @@ is($rc, 3, 'status: not running after the master was killed (stale pid file)');
 is($rc, 0, 'and start works again') or diag($err);
 $t->ctl('stop');
 
+# Relative paths in the file are relative to the file's directory, for
+# start (which works from /) and for the control verbs (from anywhere).
+my $rel = $conf;
+$rel =~ s{%%PREAMBLE%%}{pid_file = "rel.pid";\nerror_log = "rel.log";\nuser = "nobody"; group = "nogroup";};
+$t->write_conf($rel);
+chdir $t->dir or die;
+($rc, $out, $err) = Cerb::run_cmd(cerberus_bin(), 'start', '-c', 'cerberus.conf');
+is($rc, 0, 'start with relative paths') or diag($err);
+ok(-s $t->dir . '/rel.pid', 'the pid file is next to the config');
+ok(-s $t->dir . '/rel.log', 'so is the error log');
+chdir '/';
+($rc) = Cerb::run_cmd(cerberus_bin(), 'status', '-c', $t->conf_path);
+is($rc, 0, 'status from another directory finds it');
+($rc) = Cerb::run_cmd(cerberus_bin(), 'stop', '-c', $t->conf_path);
+is($rc, 0, 'and stops it');
+ok(!-e $t->dir . '/rel.pid', 'pid file removed');
+$t->write_conf($conf);
+
 # -p overrides the pid file.
 my $alt = $t->dir . '/alt.pid';
 ($rc, $out, $err) = $t->ctl('start', '-p', $alt);

@@ -2,6 +2,7 @@
 #include "http.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,7 +38,7 @@ listeners_resume(struct worker *w, const struct conf_listener *l)
 }
 
 static void
-listeners_pause(struct worker *w, const struct conf_listener *l)
+listeners_stop(struct worker *w, const struct conf_listener *l)
 {
     for (size_t i = 0; i < w->nlsn; i++) {
         struct wlisten *ls = &w->lsn[i];
@@ -46,6 +47,27 @@ listeners_pause(struct worker *w, const struct conf_listener *l)
             ls->active = false;
         }
     }
+}
+
+/* Out of descriptors: stop accepting for a second, then try again (the
+ * pending connections wait in the listen backlog meanwhile). */
+void
+http_resume_accept(struct ev_loop *loop, struct ev_timer *t)
+{
+    struct worker *w = t->data;
+
+    (void)loop;
+    for (size_t i = 0; i < w->conf->nlisteners; i++) {
+        const struct conf_listener *l = &w->conf->listeners[i];
+        if (w->lconns[i] < (size_t)l->max_connections)
+            listeners_resume(w, l);
+    }
+}
+
+static void
+listeners_pause(struct worker *w, const struct conf_listener *l)
+{
+    listeners_stop(w, l);
     uint64_t now = ev_now(w->loop);
     if (now - w->paused_log_at >= 10000 || w->paused_log_at == 0) {
         w->paused_log_at = now;
@@ -66,6 +88,8 @@ conn_close(struct conn *c)
     close(c->io.fd);
     free(c->body_buf);
     c->body_buf = NULL;
+    free(c->head_big);
+    c->head_big = NULL;
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -132,8 +156,10 @@ http_accept(struct ev_loop *loop, struct ev_io *io, uint32_t events)
             if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED)
                 return;
             if (errno == EMFILE || errno == ENFILE) {
-                log_error("accept on %s: %s", l->address, strerror(errno));
-                listeners_pause(w, l);
+                log_error("accept on %s: %s; pausing this listener for 1 s",
+                          l->address, strerror(errno));
+                listeners_stop(w, l);
+                ev_timer_start(loop, &w->resume_timer, 1000);
                 return;
             }
             log_error("accept on %s: %s", l->address, strerror(errno));
@@ -169,6 +195,7 @@ http_accept(struct ev_loop *loop, struct ev_io *io, uint32_t events)
         c->close_after = false;
         c->idle = true;
         c->body_buf = NULL;
+        c->head_big = NULL;
         c->pending = false;
         c->prev = NULL;
         c->next = w->conns;
@@ -251,9 +278,10 @@ expand(struct conn *c, const struct http_request *req, const char *tpl,
             v = req->host.p;
             vl = req->host.len;
             /* $host is the name without the port. */
-            const char *colon = vl && v[0] != '[' ? memchr(v, ':', vl) : NULL;
-            if (colon)
-                vl = (size_t)(colon - v);
+            const char *end = vl && v[0] == '[' ? memchr(v, ']', vl)
+                            : vl ? memchr(v, ':', vl) : NULL;
+            if (end)
+                vl = (size_t)(end - v) + (v[0] == '[');
             break;
         }
         case 6: v = req->query.p; vl = req->query.len; break;
@@ -269,6 +297,33 @@ expand(struct conn *c, const struct http_request *req, const char *tpl,
     return o;
 }
 
+/* A bounded response-head builder: once something does not fit, it only
+ * remembers that. */
+struct hbuf {
+    char *p;
+    size_t len, cap;
+    bool over;
+};
+
+static void hb_add(struct hbuf *h, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+hb_add(struct hbuf *h, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (h->over)
+        return;
+    va_start(ap, fmt);
+    int k = vsnprintf(h->p + h->len, h->cap - h->len, fmt, ap);
+    va_end(ap);
+    if (k < 0 || (size_t)k >= h->cap - h->len)
+        h->over = true;
+    else
+        h->len += (size_t)k;
+}
+
 static void
 respond(struct conn *c, const struct http_request *req, int status,
         const struct conf_return *ret, const char *msg)
@@ -276,9 +331,7 @@ respond(struct conn *c, const struct http_request *req, int status,
     struct worker *w = c->w;
     const char *body = msg;
     size_t blen = msg ? strlen(msg) : 0;
-    char loc[2048];
-    size_t loclen = 0;
-    int n;
+    struct hbuf h = { w->scratch, 0, WORKER_SCRATCH, false };
 
     if (ret != NULL) {
         body = ret->body;
@@ -291,45 +344,61 @@ respond(struct conn *c, const struct http_request *req, int status,
                 body = c->body_buf;
             }
         }
-        if (ret->location != NULL)
-            loclen = req ? expand(c, req, ret->location, loc, sizeof(loc))
-                         : 0;
     }
-    if (w->draining)
+    if (w->draining || c->l->keepalive_timeout == 0)
         c->close_after = true;
-    n = snprintf(c->head, sizeof(c->head),
-                 "HTTP/1.1 %d %s\r\nServer: cerberus\r\nDate: %s\r\n"
-                 "Content-Length: %zu\r\n%s",
-                 status, http_reason(status), date_now(w), blen,
-                 c->close_after ? "Connection: close\r\n" : "");
+    /* RFC 9110 8.6: no Content-Length in 1xx and 204; in a 304 it would
+     * describe another response, so none either. */
+    bool no_length = status < 200 || status == 204 || status == 304;
+    bool no_body = no_length || (req != NULL && req->method_id == HTTP_HEAD);
+    hb_add(&h, "HTTP/1.1 %d %s\r\nServer: cerberus\r\nDate: %s\r\n",
+           status, http_reason(status), date_now(w));
+    if (!no_length)
+        hb_add(&h, "Content-Length: %zu\r\n", blen);
+    if (c->close_after)
+        hb_add(&h, "Connection: close\r\n");
+    else if (req != NULL && req->version == 10)
+        hb_add(&h, "Connection: keep-alive\r\n");
     if (ret == NULL && msg != NULL)
-        n += snprintf(c->head + n, sizeof(c->head) - (size_t)n,
-                      "Content-Type: text/plain\r\n");
-    if (loclen)
-        n += snprintf(c->head + n, sizeof(c->head) - (size_t)n,
-                      "Location: %.*s\r\n", (int)loclen, loc);
-    /* Configured headers go after ours; they are few and short, but the
-     * head buffer bounds them: what does not fit is an error. */
-    for (size_t i = 0; ret != NULL && i < ret->nheaders; i++) {
-        int k = snprintf(c->head + n, sizeof(c->head) - (size_t)n,
-                         "%s: %s\r\n", ret->headers[i].name,
-                         ret->headers[i].value);
-        if (k < 0 || (size_t)(n + k) >= sizeof(c->head) - 3) {
-            log_error("route response headers exceed %zu bytes",
-                      sizeof(c->head));
-            break;
+        hb_add(&h, "Content-Type: text/plain\r\n");
+    if (ret != NULL && ret->location != NULL && req != NULL) {
+        hb_add(&h, "Location: ");
+        if (!h.over) {
+            size_t room = h.cap - h.len;
+            size_t k = expand(c, req, ret->location, h.p + h.len, room);
+            if (k >= room)
+                h.over = true;
+            else
+                h.len += k;
         }
-        n += k;
+        hb_add(&h, "\r\n");
     }
-    if ((size_t)n >= sizeof(c->head) - 3)
-        n = (int)sizeof(c->head) - 3;
-    memcpy(c->head + n, "\r\n", 2);
-    n += 2;
-    c->iov[0].iov_base = c->head;
-    c->iov[0].iov_len = (size_t)n;
+    for (size_t i = 0; ret != NULL && i < ret->nheaders; i++)
+        hb_add(&h, "%s: %s\r\n", ret->headers[i].name, ret->headers[i].value);
+    hb_add(&h, "\r\n");
+    if (h.over) {
+        log_error("listener \"%s\": the response head would exceed %d bytes; "
+                  "answering 500", c->l->name, WORKER_SCRATCH);
+        c->close_after = true;
+        h.len = (size_t)snprintf(h.p, h.cap, "HTTP/1.1 500 Internal Server "
+                                 "Error\r\nServer: cerberus\r\nContent-Length: "
+                                 "0\r\nConnection: close\r\n\r\n");
+        no_body = true;
+    }
+    if (h.len <= sizeof(c->head)) {
+        memcpy(c->head, h.p, h.len);
+        c->iov[0].iov_base = c->head;
+    } else {
+        c->head_big = malloc(h.len);
+        if (c->head_big == NULL) {
+            conn_close(c);
+            return;
+        }
+        memcpy(c->head_big, h.p, h.len);
+        c->iov[0].iov_base = c->head_big;
+    }
+    c->iov[0].iov_len = h.len;
     c->iovcnt = 1;
-    bool no_body = (req != NULL && req->method_id == HTTP_HEAD) ||
-                   status == 204 || status == 304;
     if (blen > 0 && !no_body) {
         c->iov[1].iov_base = (void *)body;
         c->iov[1].iov_len = blen;
@@ -359,7 +428,6 @@ static void
 handle_request(struct conn *c, struct http_request *req)
 {
     struct worker *w = c->w;
-    char norm[8192];
 
     atomic_fetch_add_explicit(&w->stats->requests, 1, memory_order_relaxed);
     c->nreq++;
@@ -373,13 +441,14 @@ handle_request(struct conn *c, struct http_request *req)
         else
             c->discard = req->content_length;
     }
-    size_t nlen = uri_normalize_path(req->path.p, req->path.len, norm,
-                                       sizeof(norm));
+    /* The path buffer holds any path a head within max_header_size has. */
+    size_t nlen = uri_normalize_path(req->path.p, req->path.len, w->pathbuf,
+                                     w->pathbuf_size);
     if (nlen == (size_t)-1) {
-        respond_error(c, 400, "invalid path");
+        respond_error(c, 400, "invalid percent-encoding in the path");
         return;
     }
-    const struct conf_route *r = route_match(w, c->l, req, norm, nlen);
+    const struct conf_route *r = route_match(w, c->l, req, w->pathbuf, nlen);
     if (r == NULL) {
         respond(c, req, 404, NULL, "404 Not Found\n");
         return;
@@ -487,6 +556,8 @@ request_done(struct conn *c)
 
     free(c->body_buf);
     c->body_buf = NULL;
+    free(c->head_big);
+    c->head_big = NULL;
     if (c->close_after) {
         conn_linger(c);
         return;

@@ -33,6 +33,7 @@ struct conn {
     int state;
     int64_t discard;            /* request body bytes still to skip */
     char head[1024];            /* response head */
+    char *head_big;             /* a head that did not fit, or NULL */
     char *body_buf;             /* expanded body (variables), or NULL */
     char err_body[64];          /* body of a proxy-made error response */
     struct conn *pending_next;  /* on the worker's pending list */
@@ -65,10 +66,17 @@ struct worker {
     void *match_data;           /* pcre2_match_data for routes */
     char date[64];
     long date_sec;
+    char *scratch;              /* WORKER_SCRATCH bytes to build heads in */
+    char *pathbuf;              /* normalised request path */
+    size_t pathbuf_size;
+    struct ev_timer resume_timer;   /* retry accepting after EMFILE */
 };
+
+#define WORKER_SCRATCH 65536
 
 void http_accept(struct ev_loop *loop, struct ev_io *io, uint32_t events);
 void http_client_gone(struct worker *w, const struct conf_listener *l);
+void http_resume_accept(struct ev_loop *loop, struct ev_timer *t);
 
 /* tcp.c: L4 listeners */
 struct tcp_conn;

@@ -81,13 +81,20 @@ worker_main(struct worker_args *a)
     w.lsn = calloc(nfds + 1, sizeof(*w.lsn));
     w.match_data = pcre2_match_data_create(32, NULL);
     w.rr = calloc(c->npools + 1, sizeof(*w.rr));
+    w.scratch = malloc(WORKER_SCRATCH);
+    for (size_t i = 0; i < c->nlisteners; i++)
+        if ((size_t)c->listeners[i].max_header_size > w.pathbuf_size)
+            w.pathbuf_size = (size_t)c->listeners[i].max_header_size;
+    w.pathbuf = malloc(++w.pathbuf_size);
     if (w.loop == NULL || sfd < 0 || w.lconns == NULL || w.lsn == NULL ||
-        w.match_data == NULL || w.rr == NULL) {
+        w.match_data == NULL || w.rr == NULL || w.scratch == NULL ||
+        w.pathbuf == NULL) {
         child_fail(a, "worker %d: cannot set up its event loop: %s", a->slot,
                    strerror(errno));
         return 1;
     }
     ev_timer_init(&w.pending_timer, http_run_pending, &w);
+    ev_timer_init(&w.resume_timer, http_resume_accept, &w);
     ev_io_init(&w.sig_io, sfd, on_signal, &w);
     ev_io_start(w.loop, &w.sig_io, EPOLLIN);
     for (size_t i = 0; i < c->nlisteners; i++) {
@@ -119,6 +126,8 @@ worker_main(struct worker_args *a)
     free(w.lsn);
     free(w.lconns);
     free(w.rr);
+    free(w.scratch);
+    free(w.pathbuf);
     close(sfd);
     ev_loop_free(w.loop);
     return 0;

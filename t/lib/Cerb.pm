@@ -23,10 +23,14 @@ use Test::More;
 our @EXPORT = qw(http_get http_request http_raw wait_for slurp free_port
                  cerberus_bin origin_bin);
 
-my $SRC = $ENV{CERB_SRCDIR} // '.';
+use Cwd qw(abs_path);
+my $SRC = abs_path($ENV{CERB_SRCDIR} // '.');
+my $CERBERUS = abs_path($ENV{CERBERUS} // "$SRC/build/cerberus");
+my $ORIGIN = abs_path($ENV{ORIGIN} // "$SRC/build/t/origin");
 
-sub cerberus_bin { $ENV{CERBERUS} // "$SRC/build/cerberus" }
-sub origin_bin   { $ENV{ORIGIN}   // "$SRC/build/t/origin" }
+# Absolute, so that tests may change directory.
+sub cerberus_bin { $CERBERUS }
+sub origin_bin   { $ORIGIN }
 
 # A port nobody listens on right now (the kernel picks; we close it).
 sub free_port {

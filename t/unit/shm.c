@@ -1,0 +1,238 @@
+/* shm: the shared region's layout, server slots and per-row counters. */
+#include <stdint.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "shm.h"
+#include "tap.h"
+
+static int
+aligned64(uint64_t v)
+{
+    return v % 64 == 0;
+}
+
+static void
+test_layout(unsigned max_servers, unsigned rows)
+{
+    struct shm s;
+
+    memset(&s, 0, sizeof(s));
+    if (!ok(shm_create(&s, max_servers, rows) == 0,
+            "shm_create(%u servers, %u rows)", max_servers, rows))
+        return;
+    struct shm_header *h = s.hdr;
+    ok(h->magic == SHM_MAGIC && h->version == SHM_VERSION &&
+       h->max_servers == max_servers && h->rows == rows && h->hwm == 0,
+       "  header filled in");
+    ok(aligned64((uintptr_t)h) && aligned64(h->servers_off) &&
+       aligned64(h->stats_off) && aligned64(h->conns_off) &&
+       aligned64(h->size), "  offsets and size are 64-byte aligned");
+    ok(h->servers_off >= sizeof(*h) &&
+       h->stats_off >= h->servers_off +
+                       (uint64_t)max_servers * sizeof(struct shm_server) &&
+       h->conns_off >= h->stats_off +
+                       (uint64_t)rows * sizeof(struct shm_row_stats) &&
+       h->size >= h->conns_off +
+                  (uint64_t)rows * max_servers * sizeof(int64_t),
+       "  the parts do not overlap and fit in the size");
+    is_int(h->size, shm_size(max_servers, rows), "  size matches shm_size");
+    ok((char *)s.servers == (char *)h + h->servers_off &&
+       (char *)s.stats == (char *)h + h->stats_off &&
+       (char *)s.conns == (char *)h + h->conns_off,
+       "  pointers match the offsets");
+    ok(shm_conn_cell(&s, rows - 1, max_servers - 1) + 1 ==
+       (_Atomic int64_t *)((char *)h + h->conns_off) +
+       (size_t)rows * max_servers, "  the last counter cell is the last one");
+    /* Every byte is mapped and writable (the last ones especially). */
+    memset((char *)h + h->conns_off, 0, h->size - h->conns_off);
+    atomic_store(shm_conn_cell(&s, rows - 1, max_servers - 1), 1);
+    s.stats[rows - 1].requests = 1;
+    ok(1, "  the end of the region is writable");
+    shm_destroy(&s);
+    ok(s.hdr == NULL && s.conns == NULL, "  shm_destroy clears the handle");
+}
+
+static void
+test_bind(void)
+{
+    struct shm s;
+
+    shm_create(&s, 4, 3);
+    /* Generation 1. */
+    int web1 = shm_server_bind(&s, "web", "10.0.0.1:80", 1, 1);
+    int web2 = shm_server_bind(&s, "web", "10.0.0.2:80", 1, 1);
+    int api1 = shm_server_bind(&s, "api", "10.0.0.1:80", 1, 1);
+    ok(web1 == 0 && web2 == 1 && api1 == 2,
+       "gen 1: three servers get slots 0, 1, 2 (%d %d %d)", web1, web2, api1);
+    is_int(s.hdr->hwm, 3, "hwm is 3");
+    is_str(shm_server(&s, 1)->key, "web 10.0.0.2:80", "the key is pool address");
+    ok(shm_server(&s, 0)->in_use && shm_server(&s, 0)->gen_last == 1,
+       "in use, gen_last 1");
+    is_int(shm_server_find(&s, "api", "10.0.0.1:80"), 2, "find api");
+    is_int(shm_server_find(&s, "api", "10.0.0.2:80"), -1,
+           "find of an unknown server: -1");
+    is_int(shm_server_bind(&s, "web", "10.0.0.1:80", 1, 1), 0,
+           "binding again in the same generation: same slot");
+
+    /* Live counters and state on the api slot. */
+    shm_conn_add(&s, 0, 2, 3);
+    shm_conn_add(&s, 2, 2, 4);
+    atomic_store(&shm_server(&s, 2)->requests, 99);
+    atomic_store(&shm_server(&s, 2)->health, SHM_HEALTH_DOWN);
+    strcpy(shm_server(&s, 2)->last_error, "connection refused");
+    is_int(shm_conn_total(&s, 2), 7, "api has 7 connections over 2 rows");
+
+    /* Generation 2 (gen 1 still draining): api is gone from the config. */
+    ok(shm_server_bind(&s, "web", "10.0.0.1:80", 2, 1) == 0 &&
+       shm_server_bind(&s, "web", "10.0.0.2:80", 2, 1) == 1,
+       "gen 2: the same pool and address keep their slots");
+    is_int(shm_server(&s, 1)->gen_last, 2, "gen_last moves to 2");
+    int db = shm_server_bind(&s, "db", "10.0.0.9:5432", 2, 1);
+    is_int(db, 3, "a new key while gen 1 lives gets a new slot, not api's");
+    is_int(shm_conn_total(&s, 2), 7, "api's counters are untouched");
+    is_int(shm_server_find(&s, "api", "10.0.0.1:80"), 2,
+           "api is still findable for gen 1 workers");
+
+    /* Generation 3, gen 1 has exited (oldest live is 2). */
+    shm_server_bind(&s, "web", "10.0.0.1:80", 3, 2);
+    shm_server_bind(&s, "web", "10.0.0.2:80", 3, 2);
+    is_int(shm_server_bind(&s, "db", "10.0.0.9:5432", 3, 2), 3,
+           "an existing key wins over an earlier reusable slot");
+    int cache = shm_server_bind(&s, "cache", "10.0.0.5:6379", 3, 2);
+    is_int(cache, 2, "a new key reuses the slot retired before oldest_live");
+    is_str(shm_server(&s, 2)->key, "cache 10.0.0.5:6379", "with its key");
+    ok(shm_server(&s, 2)->in_use && shm_server(&s, 2)->gen_last == 3,
+       "in use at gen 3");
+    is_int(shm_conn_total(&s, 2), 0, "its connection counters are zeroed");
+    ok(atomic_load(&shm_server(&s, 2)->requests) == 0 &&
+       atomic_load(&shm_server(&s, 2)->health) == SHM_HEALTH_UP &&
+       shm_server(&s, 2)->last_error[0] == '\0', "and its state is reset");
+    is_int(shm_server_find(&s, "api", "10.0.0.1:80"), -1, "api is gone");
+    is_int(s.hdr->hwm, 4, "hwm is 4");
+
+    /* Full: every slot is used by a live generation. */
+    is_int(shm_server_bind(&s, "more", "10.0.0.7:80", 3, 2), -1,
+           "-1 when the table is full");
+    is_int(s.hdr->hwm, 4, "hwm stays at max_servers");
+    /* Once gen 2 is gone too, db (last in gen 2... re-bound in gen 3) stays,
+     * but a slot last used by gen 2 only becomes free. */
+    shm_server_bind(&s, "web", "10.0.0.1:80", 4, 4);
+    shm_server_bind(&s, "web", "10.0.0.2:80", 4, 4);
+    shm_server_bind(&s, "cache", "10.0.0.5:6379", 4, 4);
+    is_int(shm_server_bind(&s, "more", "10.0.0.7:80", 4, 4), 3,
+           "gen 4 without db: db's slot (gen 3) is reused");
+    shm_destroy(&s);
+}
+
+static void
+test_rows(void)
+{
+    struct shm s;
+
+    shm_create(&s, 8, 4);
+    for (int i = 0; i < 3; i++) {
+        char addr[32];
+        snprintf(addr, sizeof(addr), "10.0.0.%d:80", i + 1);
+        shm_server_bind(&s, "p", addr, 1, 1);
+    }
+    /* Row r adds (r+1)*(slot+1) to each slot. */
+    for (unsigned r = 0; r < 4; r++) {
+        for (unsigned slot = 0; slot < 3; slot++) {
+            shm_conn_add(&s, r, slot, (r + 1) * (slot + 1) + 1);
+            shm_conn_add(&s, r, slot, -1);
+        }
+        atomic_store(&s.stats[r].pid, 1000 + r);
+        atomic_store(&s.stats[r].client_conns, 10 + r);
+        atomic_store(&s.stats[r].accepted, 100 + r);
+        atomic_store(&s.stats[r].requests, 1000 + r);
+    }
+    ok(shm_conn_total(&s, 0) == 10 && shm_conn_total(&s, 1) == 20 &&
+       shm_conn_total(&s, 2) == 30, "shm_conn_total sums every row "
+       "(%lld %lld %lld)", (long long)shm_conn_total(&s, 0),
+       (long long)shm_conn_total(&s, 1), (long long)shm_conn_total(&s, 2));
+    is_int(shm_conn_total(&s, 5), 0, "an unused slot totals 0");
+
+    shm_row_zero(&s, 2);
+    ok(shm_conn_total(&s, 0) == 7 && shm_conn_total(&s, 1) == 14 &&
+       shm_conn_total(&s, 2) == 21, "zeroing row 2 removes what it counted");
+    int cells = 1;
+    for (unsigned r = 0; r < 4; r++)
+        for (unsigned slot = 0; slot < 3; slot++)
+            if (atomic_load(shm_conn_cell(&s, r, slot)) !=
+                (r == 2 ? 0 : (int64_t)((r + 1) * (slot + 1))))
+                cells = 0;
+    ok(cells, "exactly row 2's cells are zero, the others untouched");
+    struct shm_row_stats *st = &s.stats[2];
+    ok(st->pid == 0 && st->client_conns == 0 && st->accepted == 0 &&
+       st->requests == 0, "row 2's stats are zeroed");
+    int others = 1;
+    for (unsigned r = 0; r < 4; r++)
+        if (r != 2 && (s.stats[r].pid != 1000 + r ||
+                       s.stats[r].client_conns != 10 + r ||
+                       s.stats[r].accepted != 100 + r ||
+                       s.stats[r].requests != 1000 + r))
+            others = 0;
+    ok(others, "the other rows' stats are untouched");
+    shm_row_zero(&s, 3);
+    shm_row_zero(&s, 3);
+    is_int(shm_conn_total(&s, 2), 9, "zeroing twice is harmless");
+    shm_destroy(&s);
+}
+
+static void
+test_fork(void)
+{
+    struct shm s;
+
+    shm_create(&s, 16, 8);
+    int slot = shm_server_bind(&s, "web", "127.0.0.1:8080", 1, 1);
+    shm_conn_add(&s, 0, (unsigned)slot, 2);     /* the parent's own row */
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid == 0) {
+        /* A worker in row 5. */
+        atomic_store(&s.stats[5].pid, (int64_t)getpid());
+        for (int i = 0; i < 1000; i++) {
+            shm_conn_add(&s, 5, (unsigned)slot, 1);
+            atomic_fetch_add(&s.stats[5].accepted, 1);
+            atomic_fetch_add(&s.stats[5].requests, 3);
+        }
+        shm_conn_add(&s, 5, (unsigned)slot, -400);
+        atomic_fetch_add(&shm_server(&s, (unsigned)slot)->requests, 3000);
+        _exit(0);
+    }
+    int wst = -1;
+    ok(pid > 0 && waitpid(pid, &wst, 0) == pid && WIFEXITED(wst) &&
+       WEXITSTATUS(wst) == 0, "the child ran and exited");
+    is_int(s.stats[5].pid, pid, "the parent sees the child's pid in row 5");
+    is_int(s.stats[5].accepted, 1000, "and its accepted count");
+    is_int(s.stats[5].requests, 3000, "and its request count");
+    is_int(shm_conn_total(&s, (unsigned)slot), 602,
+           "the connection total includes the child's 600");
+    is_int(shm_server(&s, (unsigned)slot)->requests, 3000,
+           "server counters written by the child are shared");
+    shm_row_zero(&s, 5);
+    is_int(shm_conn_total(&s, (unsigned)slot), 2,
+           "after the child's row is zeroed only the parent's 2 remain");
+    ok(s.stats[5].pid == 0 && s.stats[5].accepted == 0,
+       "and its stats are gone");
+    shm_destroy(&s);
+}
+
+int
+main(void)
+{
+    is_int(sizeof(struct shm_row_stats) % 64, 0,
+           "a row's stats fill whole cache lines");
+    test_layout(4, 3);
+    test_layout(1, 1);
+    test_layout(7, 5);
+    test_layout(SHM_MAX_SERVERS, SHM_ROWS);
+    test_bind();
+    test_rows();
+    test_fork();
+    return done_testing();
+}
