@@ -147,6 +147,14 @@ child_main(struct master *m, int kind, int slot, int row, struct conf *c,
         _exit(1);
     int rc = kind == CHILD_WORKER ? worker_main(&a) : checker_main(&a);
     free(wl);
+    /* The master's state this child inherited: let leak checkers see it go. */
+    if (c != m->conf)
+        conf_free(m->conf);
+    conf_free(c);
+    m->conf = NULL;
+    free(m->children);
+    m->children = NULL;
+    listen_close_all(m);
     exit(rc);
 }
 
