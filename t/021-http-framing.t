@@ -38,10 +38,10 @@ is($r->{headers}{connection}, 'close', 'and closes');
 like(slurp($t->error_log), qr/the response head would exceed 65536 bytes; answering 500/, 'logged');
 
 $r = http_get($port, '/empty');
-is($r->{status}, 204, '204');
+is($r->{status}, 204, 'status 204');
 ok(!exists $r->{headers}{'content-length'}, '204 has no Content-Length');
 $r = http_get($port, '/nm');
-is($r->{status}, 304, '304');
+is($r->{status}, 304, 'status 304');
 ok(!exists $r->{headers}{'content-length'}, '304 has no Content-Length');
 # Still in sync after a body-less response on a kept-alive connection.
 my $c = Cerb::Conn->new($port);

@@ -27,18 +27,8 @@ on_signal(struct ev_loop *loop, struct ev_io *io, uint32_t events)
 int
 checker_main(struct worker_args *a)
 {
-    sigset_t set;
     struct ev_io sig;
-
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGQUIT);
-    sigaddset(&set, SIGUSR1);
-    sigaddset(&set, SIGHUP);
-    sigaddset(&set, SIGUSR2);
-    sigprocmask(SIG_BLOCK, &set, NULL);
-    int sfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+    int sfd = child_signalfd();
     struct ev_loop *loop = ev_loop_new(64);
     if (sfd < 0 || loop == NULL) {
         child_fail(a, "checker: cannot set up its event loop: %s",

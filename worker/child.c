@@ -1,7 +1,9 @@
-/* child: readiness reports from a child process to the master. */
+/* child: what every child process does: signals, readiness reports. */
+#include <signal.h>
 #include <stdarg.h>
 #include <string.h>
 #include <stdio.h>
+#include <sys/signalfd.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -35,4 +37,23 @@ child_fail(struct worker_args *a, const char *fmt, ...)
         close(a->ready_fd);
         a->ready_fd = -1;
     }
+}
+
+/* Signals arrive through a signalfd in the loop: they stay blocked (as
+ * the master left them) so none is lost before the loop runs. */
+int
+child_signalfd(void)
+{
+    sigset_t set;
+
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGQUIT);
+    sigaddset(&set, SIGUSR1);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGUSR2);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
 }

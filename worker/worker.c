@@ -46,25 +46,6 @@ on_signal(struct ev_loop *loop, struct ev_io *io, uint32_t events)
         ev_break(loop);
 }
 
-/* Signals arrive through a signalfd in the loop: they stay blocked (as
- * the master left them) so none is lost before the loop runs. */
-static int
-signals_open(void)
-{
-    sigset_t set;
-
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGQUIT);
-    sigaddset(&set, SIGUSR1);
-    sigaddset(&set, SIGHUP);
-    sigaddset(&set, SIGUSR2);
-    sigprocmask(SIG_BLOCK, &set, NULL);
-    signal(SIGPIPE, SIG_IGN);
-    return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-}
-
 int
 worker_main(struct worker_args *a)
 {
@@ -73,7 +54,7 @@ worker_main(struct worker_args *a)
 
     w.stats = &a->shm->stats[a->row];
     w.loop = ev_loop_new(512);
-    int sfd = signals_open();
+    int sfd = child_signalfd();
     w.lconns = calloc(c->nlisteners + 1, sizeof(*w.lconns));
     size_t nfds = 0;
     for (size_t i = 0; i < c->nlisteners; i++)

@@ -26,6 +26,8 @@ int checker_main(struct worker_args *a);
 
 /* Readiness report to the master (one write, then the fd is closed). */
 void child_ready(struct worker_args *a);
+/* Blocks the signals children handle and returns a signalfd for them. */
+int child_signalfd(void);
 void child_fail(struct worker_args *a, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
