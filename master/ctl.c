@@ -173,7 +173,7 @@ ctl_check(const char *conf_path)
 int
 ctl_start(const char *conf_path, const char *pid_path)
 {
-    char abs_conf[PATH_MAX], abs_pid[PATH_MAX], err[512];
+    char abs_conf[PATH_MAX], abs_pid[2 * PATH_MAX + 2], err[512];
     pid_t running;
     int p[2];
 
