@@ -61,6 +61,8 @@ struct conf_listener {
     int64_t max_header_size;    /* bytes */
     int64_t max_connections;    /* per worker */
     int64_t backlog;
+    char *server_header;        /* replaces a response's Server; "" drops it */
+    bool trust_request_id;      /* keep a valid X-Request-ID from clients */
     struct conf_pool *pool;     /* resolved from pool_name */
     unsigned index;
 };
@@ -116,7 +118,7 @@ struct conf_pool {
     struct conf_health *health;
     struct conf_sticky *sticky;
     struct conf_breaker *circuit_breaker;
-    int64_t retries, keepalive;
+    int64_t retries, keepalive, keepalive_timeout;
     int64_t connect_timeout, read_timeout, send_timeout;
     int64_t max_fails, fail_timeout, slow_start;
     int64_t retry_timeout, retry_buffer;
@@ -139,6 +141,7 @@ struct conf_route {
     struct conf_pool *pool;
     struct conf_return *ret;
     bool retry_non_idempotent;
+    int64_t max_body_size;      /* 0: no limit */
     unsigned char *on_listener; /* [nlisteners of conf]: 1 if the route applies */
 };
 

@@ -169,6 +169,10 @@ static const struct conf_key listener_keys[] = {
       0, "10000", 0, 1, 1000000, NULL, NULL },
     { "backlog", CK_INT, OFF(struct conf_listener, backlog), 0, "511", 0, 1,
       65535, NULL, NULL },
+    { "server_header", CK_STR, OFF(struct conf_listener, server_header), 0,
+      "cerberus", 0, 0, 0, NULL, NULL },
+    { "trust_request_id", CK_BOOL, OFF(struct conf_listener, trust_request_id),
+      0, "false", 0, 0, 0, NULL, NULL },
     { NULL, 0, 0, 0, NULL, 0, 0, 0, NULL, NULL }
 };
 static const struct conf_section listener_section = {
@@ -346,6 +350,8 @@ static const struct conf_key pool_keys[] = {
       NULL, NULL },
     { "keepalive", CK_INT, OFF(struct conf_pool, keepalive), 0, "32", 0, 0,
       100000, NULL, NULL },
+    { "keepalive_timeout", CK_DURATION, OFF(struct conf_pool, keepalive_timeout),
+      0, "60s", 0, 1, MS_HOUR, NULL, NULL },
     { "connect_timeout", CK_DURATION, OFF(struct conf_pool, connect_timeout),
       0, "5s", 0, 1, MS_HOUR, NULL, NULL },
     { "read_timeout", CK_DURATION, OFF(struct conf_pool, read_timeout), 0,
@@ -447,6 +453,8 @@ static const struct conf_key route_keys[] = {
     { "retry_non_idempotent", CK_BOOL,
       OFF(struct conf_route, retry_non_idempotent), 0, "false", 0, 0, 0, NULL,
       NULL },
+    { "max_body_size", CK_SIZE, OFF(struct conf_route, max_body_size), 0, "0",
+      0, 0, (int64_t)1 << 50, NULL, NULL },
     { NULL, 0, 0, 0, NULL, 0, 0, 0, NULL, NULL }
 };
 static const struct conf_section route_section = {

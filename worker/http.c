@@ -12,6 +12,7 @@
 
 #include "log.h"
 #include "uri.h"
+#include "proxy.h"
 
 #define IN_BUF_MIN     4096
 #define ACCEPT_BATCH   64
@@ -82,9 +83,13 @@ conn_close(struct conn *c)
 {
     struct worker *w = c->w;
 
+    if (c->state == CS_CLOSED)
+        return;
     ev_timer_stop(w->loop, &c->timer);
     if (c->pending)
         pending_remove(c);
+    proxy_abort(c);
+    c->state = CS_CLOSED;
     close(c->io.fd);
     free(c->body_buf);
     c->body_buf = NULL;
@@ -414,8 +419,8 @@ respond_error(struct conn *c, int status, const char *why)
     char peer[ADDR_TEXT_MAX];
 
     addr_format(&c->peer, peer, sizeof(peer));
-    log_info("client %s on \"%s\": %d %s: %s", peer, c->l->name, status,
-             http_reason(status), why);
+    log_msg(status >= 500 ? LL_ERROR : LL_INFO, "client %s on \"%s\": %d %s: "
+            "%s", peer, c->l->name, status, http_reason(status), why);
     c->close_after = true;
     snprintf(c->err_body, sizeof(c->err_body), "%d %s\n", status,
              http_reason(status));
@@ -432,6 +437,7 @@ handle_request(struct conn *c, struct http_request *req)
     atomic_fetch_add_explicit(&w->stats->requests, 1, memory_order_relaxed);
     c->nreq++;
     c->close_after = req->conn_close;
+    c->http10 = req->version == 10;
     if (req->chunked) {
         c->close_after = true;  /* the body is not read: close after */
         c->discard = 0;
@@ -457,11 +463,7 @@ handle_request(struct conn *c, struct http_request *req)
         respond(c, req, (int)r->ret->status, r->ret, NULL);
         return;
     }
-    char peer[ADDR_TEXT_MAX];
-    addr_format(&c->peer, peer, sizeof(peer));
-    log_warn("client %s: route \"%s\" proxies to pool \"%s\", which this "
-             "build cannot do yet", peer, r->name, r->pool_name);
-    respond(c, req, 502, NULL, "502 Bad Gateway\n");
+    proxy_start(c, req, r);
 }
 
 static void
@@ -484,11 +486,15 @@ parse_and_handle(struct conn *c)
         respond_error(c, status, why);
         return;
     }
+    c->req_head_len = (size_t)r;
     handle_request(c, &req);
-    /* The request head is no longer needed: keep what follows it. */
-    size_t rest = c->in_len - (size_t)r;
-    memmove(c->in, c->in + r, rest);
+    /* The head is no longer needed (the proxy takes it itself). */
+    if (c->state == CS_CLOSED || c->req_head_len == 0)
+        return;
+    size_t rest = c->in_len - c->req_head_len;
+    memmove(c->in, c->in + c->req_head_len, rest);
     c->in_len = rest;
+    c->req_head_len = 0;
 }
 
 /* Reads what the socket has into c->in. 1: got bytes; 0: would block;
@@ -581,6 +587,11 @@ conn_run(struct conn *c)
 
     for (int guard = 0; guard < 1024; guard++) {
         switch (c->state) {
+        case CS_CLOSED:
+            return;
+        case CS_PROXY:
+            proxy_run(c);
+            return;
         case CS_WRITE: {
             int r = conn_write(c);
             if (r < 0) {
@@ -615,6 +626,8 @@ conn_run(struct conn *c)
                                    (uint64_t)c->l->header_timeout);
                 }
                 parse_and_handle(c);
+                if (c->state == CS_CLOSED || c->state == CS_PROXY)
+                    return;
                 if (c->state != CS_HEAD)
                     continue;
             }
@@ -696,6 +709,11 @@ conn_timeout(struct ev_loop *loop, struct ev_timer *t)
 
     (void)loop;
     switch (c->state) {
+    case CS_PROXY:
+        proxy_timeout(c);
+        return;
+    case CS_CLOSED:
+        return;
     case CS_HEAD:
         if (c->idle || c->in_len == 0) {
             conn_close(c);      /* keep-alive timeout: close quietly */
@@ -711,6 +729,34 @@ conn_timeout(struct ev_loop *loop, struct ev_timer *t)
         conn_close(c);
         return;
     }
+}
+
+/* ---- for the proxy --------------------------------------------------- */
+
+void
+http_respond_error(struct conn *c, int status, const char *why)
+{
+    respond_error(c, status, why);
+    conn_run(c);
+}
+
+void
+http_request_done(struct conn *c)
+{
+    request_done(c);
+    conn_run(c);
+}
+
+int
+http_conn_read(struct conn *c)
+{
+    return conn_read(c);
+}
+
+void
+http_conn_close(struct conn *c)
+{
+    conn_close(c);
 }
 
 /* ---- stopping --------------------------------------------------------- */
@@ -749,6 +795,7 @@ http_free_pool(struct worker *w)
     while (w->free_conns != NULL) {
         struct conn *c = w->free_conns;
         w->free_conns = c->next;
+        proxy_free(c);
         free(c->in);
         free(c);
     }

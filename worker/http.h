@@ -7,6 +7,7 @@
 
 #include "event.h"
 #include "http_parse.h"
+#include "http_resp.h"
 #include "worker.h"
 
 struct worker;
@@ -19,7 +20,7 @@ struct wlisten {
     bool active;
 };
 
-enum conn_state { CS_HEAD, CS_BODY, CS_WRITE, CS_LINGER };
+enum conn_state { CS_HEAD, CS_BODY, CS_WRITE, CS_LINGER, CS_PROXY, CS_CLOSED };
 
 struct conn {
     struct ev_io io;
@@ -41,8 +42,11 @@ struct conn {
     struct iovec iov[2];
     int iovcnt;
     unsigned nreq;
+    size_t req_head_len;        /* head of the request being handled */
+    struct proxy *px;           /* the exchange with a server, when proxying */
     bool close_after;
     bool idle;                  /* between requests, no byte read */
+    bool http10;                /* the current request is HTTP/1.0 */
 };
 
 struct worker {
@@ -70,6 +74,10 @@ struct worker {
     char *pathbuf;              /* normalised request path */
     size_t pathbuf_size;
     struct ev_timer resume_timer;   /* retry accepting after EMFILE */
+    struct upstream **idle;     /* per shm server slot: idle connections */
+    unsigned nidle;
+    size_t *idle_count;         /* per pool */
+    uint64_t rng;               /* request ids */
 };
 
 #define WORKER_SCRATCH 65536
@@ -77,6 +85,12 @@ struct worker {
 void http_accept(struct ev_loop *loop, struct ev_io *io, uint32_t events);
 void http_client_gone(struct worker *w, const struct conf_listener *l);
 void http_resume_accept(struct ev_loop *loop, struct ev_timer *t);
+/* For the proxy: answer an error, finish a request, read, close. Each
+ * drives the connection on by itself. */
+void http_respond_error(struct conn *c, int status, const char *why);
+void http_request_done(struct conn *c);
+int http_conn_read(struct conn *c);
+void http_conn_close(struct conn *c);
 
 /* tcp.c: L4 listeners */
 struct tcp_conn;

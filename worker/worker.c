@@ -7,10 +7,12 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
 #include "log.h"
+#include "proxy.h"
 
 static void
 on_signal(struct ev_loop *loop, struct ev_io *io, uint32_t events)
@@ -67,9 +69,14 @@ worker_main(struct worker_args *a)
         if ((size_t)c->listeners[i].max_header_size > w.pathbuf_size)
             w.pathbuf_size = (size_t)c->listeners[i].max_header_size;
     w.pathbuf = malloc(++w.pathbuf_size);
+    w.nidle = a->shm->hdr->max_servers;
+    w.idle = calloc(w.nidle, sizeof(*w.idle));
+    w.idle_count = calloc(c->npools + 1, sizeof(*w.idle_count));
+    if (getrandom(&w.rng, sizeof(w.rng), 0) != sizeof(w.rng) || w.rng == 0)
+        w.rng = (uint64_t)getpid() * 0x9e3779b97f4a7c15ULL + 1;
     if (w.loop == NULL || sfd < 0 || w.lconns == NULL || w.lsn == NULL ||
         w.match_data == NULL || w.rr == NULL || w.scratch == NULL ||
-        w.pathbuf == NULL) {
+        w.pathbuf == NULL || w.idle == NULL || w.idle_count == NULL) {
         child_fail(a, "worker %d: cannot set up its event loop: %s", a->slot,
                    strerror(errno));
         return 1;
@@ -100,6 +107,7 @@ worker_main(struct worker_args *a)
         log_alert("worker %d: epoll_wait: %s", a->slot, strerror(errno));
     http_close_all(&w);
     tcp_close_all(&w);
+    proxy_close_idle(&w);
     http_free_pool(&w);
     for (size_t i = 0; i < w.nlsn; i++)
         close(w.lsn[i].io.fd);
@@ -109,6 +117,8 @@ worker_main(struct worker_args *a)
     free(w.rr);
     free(w.scratch);
     free(w.pathbuf);
+    free(w.idle);
+    free(w.idle_count);
     close(sfd);
     ev_loop_free(w.loop);
     return 0;

@@ -1,0 +1,1049 @@
+/* proxy: forward a request to a pool server and stream the answer back. */
+#include "proxy.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "log.h"
+
+#define UP_BUF        16384
+#define HEAD_MIN      2048
+#define CHUNK_EXT_MAX 4096
+#define TRAILERS_MAX  16384
+
+static const struct chunk_limits chunk_lim = { CHUNK_EXT_MAX, TRAILERS_MAX };
+
+static void up_event(struct ev_loop *loop, struct ev_io *io, uint32_t ev);
+static void up_idle_timeout(struct ev_loop *loop, struct ev_timer *t);
+static void proxy_connect(struct conn *c);
+
+/* ---- small helpers ---------------------------------------------------- */
+
+static int
+buf_reserve(char **buf, size_t *cap, size_t need)
+{
+    if (need <= *cap)
+        return 0;
+    size_t n = *cap ? *cap : HEAD_MIN;
+    while (n < need)
+        n *= 2;
+    char *p = realloc(*buf, n);
+    if (p == NULL)
+        return -1;
+    *buf = p;
+    *cap = n;
+    return 0;
+}
+
+static int
+buf_add(char **buf, size_t *len, size_t *cap, const char *s, size_t n)
+{
+    if (buf_reserve(buf, cap, *len + n + 1) < 0)
+        return -1;
+    memcpy(*buf + *len, s, n);
+    *len += n;
+    return 0;
+}
+
+#define ADD(p, s, n) buf_add(&(p)->head, &(p)->head_len, &(p)->head_cap, s, n)
+#define ADDS(p, s)   ADD(p, s, strlen(s))
+#define RADD(p, s, n) buf_add(&(p)->rhead, &(p)->rhead_len, &(p)->rhead_cap, s, n)
+#define RADDS(p, s)  RADD(p, s, strlen(s))
+
+/* Is name listed in a Connection header value? */
+static bool
+conn_listed(const struct http_header *hs, size_t n, struct http_str name)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (!http_str_ieq(hs[i].name, "connection"))
+            continue;
+        struct http_str v = hs[i].value;
+        size_t pos = 0;
+        while (pos < v.len) {
+            while (pos < v.len && (v.p[pos] == ' ' || v.p[pos] == ',' ||
+                                   v.p[pos] == '\t'))
+                pos++;
+            size_t s = pos;
+            while (pos < v.len && v.p[pos] != ',' && v.p[pos] != ' ' &&
+                   v.p[pos] != '\t')
+                pos++;
+            if (pos - s == name.len && strncasecmp(v.p + s, name.p,
+                                                   name.len) == 0)
+                return true;
+        }
+    }
+    return false;
+}
+
+/* Hop-by-hop fields (RFC 9110 7.6.1) and our own, never forwarded as is. */
+static bool
+hop_by_hop(struct http_str n)
+{
+    static const char *const names[] = {
+        "connection", "keep-alive", "proxy-connection", "te", "trailer",
+        "transfer-encoding", "upgrade", NULL
+    };
+    for (int i = 0; names[i]; i++)
+        if (http_str_ieq(n, names[i]))
+            return true;
+    return n.len > 6 && strncasecmp(n.p, "proxy-", 6) == 0;
+}
+
+static bool
+request_id_valid(struct http_str v)
+{
+    if (v.len == 0 || v.len > 128)
+        return false;
+    for (size_t i = 0; i < v.len; i++) {
+        char ch = v.p[i];
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+              (ch >= '0' && ch <= '9') || ch == '-' || ch == '_' ||
+              ch == '.' || ch == ':'))
+            return false;
+    }
+    return true;
+}
+
+/* 32 hex digits from the worker's xorshift generator (seeded from the
+ * kernel at start): unique enough to correlate logs, no syscall. */
+static void
+request_id_new(struct worker *w, char *out)
+{
+    static const char hex[] = "0123456789abcdef";
+    for (int k = 0; k < 2; k++) {
+        uint64_t x = w->rng;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        w->rng = x;
+        for (int i = 0; i < 16; i++)
+            out[k * 16 + i] = hex[(x >> (i * 4)) & 15];
+    }
+    out[32] = '\0';
+}
+
+/* ---- upstream connections -------------------------------------------- */
+
+static void
+up_close(struct upstream *u)
+{
+    struct worker *w = u->w;
+
+    ev_timer_stop(w->loop, &u->timer);
+    close(u->io.fd);
+    shm_conn_add(w->args->shm, (unsigned)w->args->row, u->srv->slot, -1);
+    free(u->in);
+    free(u);
+}
+
+static void
+idle_remove(struct upstream *u)
+{
+    struct worker *w = u->w;
+    unsigned slot = u->srv->slot;
+
+    if (u->prev)
+        u->prev->next = u->next;
+    else
+        w->idle[slot] = u->next;
+    if (u->next)
+        u->next->prev = u->prev;
+    u->prev = u->next = NULL;
+    w->idle_count[u->pool - w->conf->pools]--;
+    ev_timer_stop(w->loop, &u->timer);
+}
+
+/* Back to the server's idle list, or closed if the pool has enough. */
+static void
+up_release(struct upstream *u, bool keep)
+{
+    struct worker *w = u->w;
+    size_t pi = (size_t)(u->pool - w->conf->pools);
+
+    u->c = NULL;
+    u->in_len = u->ready = 0;
+    if (!keep || w->draining ||
+        w->idle_count[pi] >= (size_t)u->pool->keepalive) {
+        up_close(u);
+        return;
+    }
+    u->next = w->idle[u->srv->slot];
+    u->prev = NULL;
+    if (u->next)
+        u->next->prev = u;
+    w->idle[u->srv->slot] = u;
+    w->idle_count[pi]++;
+    ev_timer_init(&u->timer, up_idle_timeout, u);
+    ev_timer_start(w->loop, &u->timer, (uint64_t)u->pool->keepalive_timeout);
+}
+
+static void
+up_idle_timeout(struct ev_loop *loop, struct ev_timer *t)
+{
+    struct upstream *u = t->data;
+
+    (void)loop;
+    idle_remove(u);
+    up_close(u);
+}
+
+void
+proxy_close_idle(struct worker *w)
+{
+    for (unsigned s = 0; s < w->nidle; s++)
+        while (w->idle[s] != NULL) {
+            struct upstream *u = w->idle[s];
+            idle_remove(u);
+            up_close(u);
+        }
+}
+
+/* Round robin per worker among servers that take traffic; backups only
+ * when no primary does. The server that just failed is skipped. */
+static const struct conf_server *
+pick_server(struct conn *c)
+{
+    struct proxy *p = c->px;
+    const struct conf_pool *pool = p->pool;
+    struct worker *w = c->w;
+    unsigned *rr = &w->rr[pool - w->conf->pools];
+
+    for (int backup = 0; backup <= 1; backup++)
+        for (size_t k = 0; k < pool->nservers; k++) {
+            const struct conf_server *s =
+                &pool->servers[(*rr)++ % pool->nservers];
+            struct shm_server *ss = shm_server(w->args->shm, s->slot);
+            if (s->backup != backup ||
+                atomic_load(&ss->admin_state) != SRV_UP ||
+                atomic_load(&ss->health) != SHM_HEALTH_UP)
+                continue;
+            if (s == p->failed && pool->nservers > 1)
+                continue;
+            return s;
+        }
+    return NULL;
+}
+
+/* ---- building the heads ---------------------------------------------- */
+
+static int
+build_request_head(struct conn *c, const struct http_request *req)
+{
+    struct proxy *p = c->px;
+    char ip[ADDR_TEXT_MAX];
+    const struct http_header *xff = NULL, *rid = NULL;
+    bool upgrade = false;
+
+    p->head_len = p->head_off = 0;
+    addr_format_host(&c->peer, ip, sizeof(ip));
+    ADD(p, req->method.p, req->method.len);
+    ADDS(p, " ");
+    if (req->target.p[0] == '/' || req->method_id == HTTP_CONNECT ||
+        (req->target.len == 1 && req->target.p[0] == '*')) {
+        ADD(p, req->target.p, req->target.len);
+    } else {
+        /* absolute-form: the origin gets origin-form */
+        ADD(p, req->path.p, req->path.len);
+        if (req->query.p != NULL) {
+            ADDS(p, "?");
+            ADD(p, req->query.p, req->query.len);
+        }
+    }
+    ADDS(p, " HTTP/1.1\r\n");
+    for (size_t i = 0; i < req->nheaders; i++) {
+        const struct http_header *h = &req->headers[i];
+        if (http_str_ieq(h->name, "x-forwarded-for")) {
+            xff = h;
+            continue;
+        }
+        if (http_str_ieq(h->name, "x-request-id")) {
+            rid = h;
+            continue;
+        }
+        if (http_str_ieq(h->name, "upgrade") && req->conn_upgrade &&
+            http_str_ieq(h->value, "websocket")) {
+            upgrade = true;
+        }
+        if (hop_by_hop(h->name) ||
+            http_str_ieq(h->name, "x-forwarded-proto") ||
+            http_str_ieq(h->name, "x-forwarded-host") ||
+            conn_listed(req->headers, req->nheaders, h->name))
+            continue;
+        ADD(p, h->name.p, h->name.len);
+        ADDS(p, ": ");
+        ADD(p, h->value.p, h->value.len);
+        ADDS(p, "\r\n");
+    }
+    if (rid != NULL && c->l->trust_request_id && request_id_valid(rid->value))
+        snprintf(p->reqid, sizeof(p->reqid), "%.*s", (int)rid->value.len,
+                 rid->value.p);
+    else
+        request_id_new(c->w, p->reqid);
+    ADDS(p, "X-Forwarded-For: ");
+    if (xff != NULL && xff->value.len > 0) {
+        ADD(p, xff->value.p, xff->value.len);
+        ADDS(p, ", ");
+    }
+    ADDS(p, ip);
+    ADDS(p, "\r\nX-Forwarded-Proto: http\r\n");
+    if (req->host.len > 0) {
+        ADDS(p, "X-Forwarded-Host: ");
+        ADD(p, req->host.p, req->host.len);
+        ADDS(p, "\r\n");
+    }
+    ADDS(p, "X-Request-ID: ");
+    ADDS(p, p->reqid);
+    ADDS(p, "\r\n");
+    if (req->chunked)
+        ADDS(p, "Transfer-Encoding: chunked\r\n");
+    if (upgrade)
+        ADDS(p, "Connection: upgrade\r\nUpgrade: websocket\r\n");
+    return ADDS(p, "\r\n");
+}
+
+static int
+build_response_head(struct conn *c, const struct http_response *resp)
+{
+    struct proxy *p = c->px;
+    char line[64];
+    const char *server = c->l->server_header;
+
+    p->rhead_len = p->rhead_off = 0;
+    snprintf(line, sizeof(line), "HTTP/1.1 %d ", resp->status);
+    RADDS(p, line);
+    RADD(p, resp->reason.p, resp->reason.len);
+    RADDS(p, "\r\n");
+    for (size_t i = 0; i < resp->nheaders; i++) {
+        const struct http_header *h = &resp->headers[i];
+        if (resp->status == 101 && (http_str_ieq(h->name, "upgrade") ||
+                                    http_str_ieq(h->name, "connection"))) {
+            /* the switch itself: kept */
+        } else if (hop_by_hop(h->name) ||
+                   conn_listed(resp->headers, resp->nheaders, h->name) ||
+                   http_str_ieq(h->name, "x-request-id")) {
+            continue;
+        }
+        if (http_str_ieq(h->name, "server"))
+            continue;
+        RADD(p, h->name.p, h->name.len);
+        RADDS(p, ": ");
+        RADD(p, h->value.p, h->value.len);
+        RADDS(p, "\r\n");
+    }
+    if (server != NULL && server[0] != '\0') {
+        RADDS(p, "Server: ");
+        RADDS(p, server);
+        RADDS(p, "\r\n");
+    }
+    RADDS(p, "X-Request-ID: ");
+    RADDS(p, p->reqid);
+    RADDS(p, "\r\n");
+    if (resp->status >= 200) {
+        if (p->resp_body == B_CHUNKED && !p->dechunk)
+            RADDS(p, "Transfer-Encoding: chunked\r\n");
+        if (c->close_after)
+            RADDS(p, "Connection: close\r\n");
+        else if (c->http10)
+            RADDS(p, "Connection: keep-alive\r\n");
+    }
+    return RADDS(p, "\r\n");
+}
+
+/* ---- starting --------------------------------------------------------- */
+
+static bool
+method_idempotent(int m)
+{
+    return m == HTTP_GET || m == HTTP_HEAD || m == HTTP_OPTIONS ||
+           m == HTTP_PUT || m == HTTP_DELETE || m == HTTP_TRACE;
+}
+
+/* Answers from the proxy itself while no response byte went out yet. */
+static void
+proxy_fail(struct conn *c, int status, const char *why)
+{
+    struct proxy *p = c->px;
+    char msg[512];
+
+    snprintf(msg, sizeof(msg), "route \"%s\", pool \"%s\"%s%s: %s",
+             p->route->name, p->pool->name, p->u ? ", server " : "",
+             p->u ? p->u->srv->address : "", why);
+    if (p->u != NULL) {
+        p->u->c = NULL;
+        up_close(p->u);
+        p->u = NULL;
+    }
+    if (p->client_started) {
+        char peer[ADDR_TEXT_MAX];
+        addr_format(&c->peer, peer, sizeof(peer));
+        log_error("client %s: %s; closing mid-response", peer, msg);
+        http_conn_close(c);     /* mid-response: all we can do */
+        return;
+    }
+    /* The request may be partly unread: the connection cannot go on. */
+    c->close_after = true;
+    http_respond_error(c, status, msg);
+}
+
+void
+proxy_start(struct conn *c, const struct http_request *req,
+            const struct conf_route *r)
+{
+    struct proxy *p = c->px;
+
+    if (p == NULL) {
+        p = c->px = calloc(1, sizeof(*p));
+        if (p == NULL) {
+            http_respond_error(c, 500, "out of memory");
+            return;
+        }
+    }
+    p->u = NULL;
+    p->route = r;
+    p->pool = r->pool;
+    p->failed = NULL;
+    p->force = NULL;
+    p->tries = 0;
+    p->tunnel = false;
+    p->method = req->method_id;
+    p->idempotent = method_idempotent(req->method_id);
+    p->started = ev_now(c->w->loop);
+    p->req_done = false;
+    p->in_sent = p->in_ready = 0;
+    p->replayable = true;
+    p->head_seen = p->resp_done = p->client_started = false;
+    p->status = 0;
+    p->up_keep = true;
+    p->dechunk = req->version == 10;
+    if (req->chunked) {
+        p->req_body = B_CHUNKED;
+        chunk_init(&p->req_chunk);
+    } else if (req->content_length > 0) {
+        p->req_body = B_LENGTH;
+        p->req_total = p->req_left = req->content_length;
+    } else {
+        p->req_body = B_NONE;
+        p->req_done = true;
+    }
+    c->state = CS_PROXY;
+    if (r->max_body_size > 0 && req->content_length > r->max_body_size) {
+        http_respond_error(c, 413, "Content-Length exceeds max_body_size");
+        return;
+    }
+    if (build_request_head(c, req) < 0) {
+        http_respond_error(c, 500, "out of memory");
+        return;
+    }
+    /* The head is rewritten: only what follows it stays in c->in. */
+    size_t rest = c->in_len - req->head_len;
+    memmove(c->in, c->in + req->head_len, rest);
+    c->in_len = rest;
+    c->req_head_len = 0;
+    proxy_connect(c);
+}
+
+/* A pooled connection to the chosen server if there is one, else a new
+ * one; on failure the next server, within the pool's retries. */
+static void
+proxy_connect(struct conn *c)
+{
+    struct proxy *p = c->px;
+    struct worker *w = c->w;
+
+    for (;;) {
+        const struct conf_server *s = p->force ? p->force
+                                    : p->tries++ <= (unsigned)p->pool->retries
+                                    ? pick_server(c) : NULL;
+        p->force = NULL;
+        if (s == NULL) {
+            proxy_fail(c, p->failed ? 502 : 503, p->failed
+                       ? "no server of the pool could be reached"
+                       : "no server of the pool is available");
+            return;
+        }
+        struct shm_server *ss = shm_server(w->args->shm, s->slot);
+        atomic_fetch_add_explicit(&ss->requests, 1, memory_order_relaxed);
+        struct upstream *u = w->idle[s->slot];
+        if (u != NULL) {
+            idle_remove(u);
+            u->c = c;
+            p->u = u;
+            u->nreq++;
+            proxy_run(c);
+            return;
+        }
+        u = calloc(1, sizeof(*u));
+        int fd = u ? socket(s->addr.ss.ss_family,
+                            SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)
+                   : -1;
+        if (fd < 0) {
+            free(u);
+            proxy_fail(c, 500, "cannot create a socket");
+            return;
+        }
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        u->w = w;
+        u->pool = p->pool;
+        u->srv = s;
+        u->c = c;
+        u->nreq = 1;
+        ev_io_init(&u->io, fd, up_event, u);
+        ev_timer_init(&u->timer, up_idle_timeout, u);
+        shm_conn_add(w->args->shm, (unsigned)w->args->row, s->slot, 1);
+        p->u = u;
+        if (connect(fd, (const struct sockaddr *)&s->addr.ss, s->addr.len) < 0
+            && errno != EINPROGRESS) {
+            log_warn("pool \"%s\": connect to %s: %s", p->pool->name,
+                     s->address, strerror(errno));
+            atomic_fetch_add_explicit(&ss->failures, 1, memory_order_relaxed);
+            p->failed = s;
+            p->u = NULL;
+            u->c = NULL;
+            up_close(u);
+            continue;
+        }
+        if (ev_io_start(w->loop, &u->io,
+                        EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET) < 0) {
+            p->u = NULL;
+            up_close(u);
+            proxy_fail(c, 500, "epoll_ctl failed");
+            return;
+        }
+        p->wait = W_CONNECT;
+        ev_timer_start(w->loop, &c->timer, (uint64_t)p->pool->connect_timeout);
+        return;
+    }
+}
+
+/* The connection failed before the exchange could complete: try another
+ * server when nothing of the response came and the request can be sent
+ * again; else answer 502. */
+static void
+proxy_upstream_failed(struct conn *c, const char *what, int err)
+{
+    struct proxy *p = c->px;
+    struct upstream *u = p->u;
+    bool stale = u->nreq > 1 && !p->head_seen && u->in_len == 0;
+    char why[160];
+
+    snprintf(why, sizeof(why), "%s %s: %s", what, u->srv->address,
+             err ? strerror(err) : "connection closed");
+    if (!p->head_seen && p->replayable && (stale || p->idempotent)) {
+        /* A pooled connection the server had closed is not the server's
+         * fault: same server, fresh connection, no try used. */
+        if (stale) {
+            p->tries--;
+            p->force = u->srv;
+        } else {
+            log_warn("pool \"%s\": %s", p->pool->name, why);
+            p->failed = u->srv;
+            atomic_fetch_add_explicit(&shm_server(c->w->args->shm,
+                                      u->srv->slot)->failures, 1,
+                                      memory_order_relaxed);
+        }
+        u->c = NULL;
+        up_close(u);
+        p->u = NULL;
+        p->head_off = 0;
+        p->in_sent = p->in_ready = 0;
+        p->req_left = p->req_total;
+        p->req_done = p->req_body == B_NONE;
+        if (p->req_body == B_CHUNKED)
+            chunk_init(&p->req_chunk);
+        proxy_connect(c);
+        return;
+    }
+    proxy_fail(c, 502, why);
+}
+
+/* ---- the exchange ------------------------------------------------------ */
+
+/* Marks the request bytes after in_sent+in_ready that belong to the body. */
+static int
+scan_request_body(struct proxy *p, struct conn *c, const char **why)
+{
+    size_t from = p->in_sent + p->in_ready;
+    size_t avail = c->in_len - from;
+
+    if (p->req_done || avail == 0)
+        return 0;
+    if (p->req_body == B_LENGTH) {
+        size_t take = avail < (uint64_t)p->req_left ? avail
+                                                    : (size_t)p->req_left;
+        p->in_ready += take;
+        p->req_left -= (int64_t)take;
+        p->req_done = p->req_left == 0;
+        return 0;
+    }
+    size_t used;
+    int r = chunk_scan(&p->req_chunk, &chunk_lim, c->in + from, avail, &used,
+                       NULL, NULL, why);
+    if (r == CHUNK_ERROR)
+        return -1;
+    p->in_ready += used;
+    p->req_total += (int64_t)used;
+    if (p->route->max_body_size > 0 &&
+        p->req_total > p->route->max_body_size) {
+        *why = "chunked body exceeds max_body_size";
+        return -2;
+    }
+    p->req_done = r == CHUNK_DONE;
+    return 0;
+}
+
+struct dechunk_ctx {
+    char *base;
+    size_t wp;
+};
+
+static void
+dechunk_data(void *ctx, const char *data, size_t n)
+{
+    struct dechunk_ctx *d = ctx;
+
+    memmove(d->base + d->wp, data, n);
+    d->wp += n;
+}
+
+/* Turns response bytes after u->ready into bytes ready for the client. */
+static int
+scan_response_body(struct proxy *p, struct upstream *u, const char **why)
+{
+    size_t avail = u->in_len - u->ready;
+
+    if (p->resp_done || avail == 0)
+        return 0;
+    switch (p->resp_body) {
+    case B_LENGTH: {
+        size_t take = avail < (uint64_t)p->resp_left ? avail
+                                                     : (size_t)p->resp_left;
+        u->ready += take;
+        p->resp_left -= (int64_t)take;
+        p->resp_done = p->resp_left == 0;
+        break;
+    }
+    case B_CLOSE:
+        u->ready = u->in_len;
+        return 0;
+    case B_CHUNKED: {
+        size_t used;
+        struct dechunk_ctx d = { u->in, u->ready };
+        int r = chunk_scan(&p->resp_chunk, &chunk_lim, u->in + u->ready, avail,
+                           &used, p->dechunk ? dechunk_data : NULL, &d, why);
+        if (r == CHUNK_ERROR)
+            return -1;
+        if (p->dechunk) {
+            size_t rest = avail - used;
+            memmove(u->in + d.wp, u->in + u->ready + used, rest);
+            u->in_len = d.wp + rest;
+            u->ready = d.wp;
+        } else {
+            u->ready += used;
+        }
+        p->resp_done = r == CHUNK_DONE;
+        break;
+    }
+    default:
+        p->resp_done = true;
+    }
+    if (p->resp_done && u->in_len > u->ready) {
+        /* Bytes after the response: the server broke framing. */
+        u->in_len = u->ready;
+        p->up_keep = false;
+    }
+    return 0;
+}
+
+/* Parses a response head in u->in. 1: parsed; 0: need more; -1: invalid. */
+static int
+parse_response(struct conn *c, const char **why)
+{
+    struct proxy *p = c->px;
+    struct upstream *u = p->u;
+    struct http_response resp;
+
+    for (;;) {
+        int r = http_parse_response(u->in, u->in_len, UP_BUF, &resp, why);
+        if (r <= 0)
+            return r;
+        p->status = resp.status;
+        if (resp.status < 200 && resp.status != 101) {
+            /* 100 Continue, 103 Early Hints: forwarded as they are. */
+            p->resp_body = B_NONE;
+            if (!c->http10 && build_response_head(c, &resp) < 0)
+                return -1;
+            if (c->http10)
+                p->rhead_len = p->rhead_off = 0;
+            memmove(u->in, u->in + r, u->in_len - (size_t)r);
+            u->in_len -= (size_t)r;
+            return 1;
+        }
+        p->head_seen = true;
+        bool no_body = p->method == HTTP_HEAD || resp.status == 204 ||
+                       resp.status == 304 || resp.status == 101;
+        p->up_keep = !resp.conn_close && resp.version == 11;
+        if (no_body) {
+            p->resp_body = B_NONE;
+            p->resp_done = resp.status != 101;
+        } else if (resp.chunked) {
+            p->resp_body = B_CHUNKED;
+            chunk_init(&p->resp_chunk);
+        } else if (resp.content_length >= 0) {
+            p->resp_body = B_LENGTH;
+            p->resp_left = resp.content_length;
+            p->resp_done = resp.content_length == 0;
+        } else {
+            p->resp_body = B_CLOSE;     /* ends when the server closes */
+            p->up_keep = false;
+            c->close_after = true;      /* the client sees the end that way */
+        }
+        if (resp.status == 101) {
+            p->tunnel = true;
+            p->up_keep = false;
+            c->close_after = true;
+        }
+        if (!p->req_done)
+            c->close_after = true;      /* answered before the body ended */
+        if (build_response_head(c, &resp) < 0)
+            return -1;
+        memmove(u->in, u->in + r, u->in_len - (size_t)r);
+        u->in_len -= (size_t)r;
+        u->ready = 0;
+        return 1;
+    }
+}
+
+static void
+proxy_finish(struct conn *c)
+{
+    struct proxy *p = c->px;
+    struct upstream *u = p->u;
+    bool keep = p->up_keep && p->req_done && p->resp_body != B_CLOSE &&
+                u->in_len == 0;
+
+    p->u = NULL;
+    up_release(u, keep);
+    /* What follows the body in c->in is the next request. */
+    size_t used = p->in_sent + p->in_ready;
+    if (used > c->in_len)
+        used = c->in_len;
+    memmove(c->in, c->in + used, c->in_len - used);
+    c->in_len -= used;
+    c->state = CS_WRITE;        /* request_done takes it from here */
+    http_request_done(c);
+}
+
+/* Moves what can move, in both directions, until nothing can. */
+void
+proxy_run(struct conn *c)
+{
+    struct proxy *p = c->px;
+    struct worker *w = c->w;
+    const char *why = NULL;
+
+    for (int guard = 0; guard < 256; guard++) {
+        struct upstream *u = p->u;
+        bool moved = false;
+        ssize_t n;
+
+        if (u == NULL || !u->connected) {
+            p->wait = W_CONNECT;
+            break;
+        }
+        /* 1. the request head, then the body, to the server */
+        if (p->head_off < p->head_len) {
+            n = write(u->io.fd, p->head + p->head_off,
+                      p->head_len - p->head_off);
+            if (n < 0 && errno != EAGAIN && errno != EINTR) {
+                proxy_upstream_failed(c, "send to", errno);
+                return;
+            }
+            if (n > 0) {
+                p->head_off += (size_t)n;
+                moved = true;
+            } else {
+                p->wait = W_UP_WRITE;
+            }
+        }
+        if (p->head_off == p->head_len && !p->tunnel) {
+            int sr = scan_request_body(p, c, &why);
+            if (sr < 0) {
+                proxy_fail(c, sr == -2 ? 413 : 400, why);
+                return;
+            }
+            if (p->in_ready > 0) {
+                n = write(u->io.fd, c->in + p->in_sent, p->in_ready);
+                if (n < 0 && errno != EAGAIN && errno != EINTR) {
+                    proxy_upstream_failed(c, "send to", errno);
+                    return;
+                }
+                if (n > 0) {
+                    p->in_sent += (size_t)n;
+                    p->in_ready -= (size_t)n;
+                    moved = true;
+                } else {
+                    p->wait = W_UP_WRITE;
+                }
+            }
+            if (!p->req_done && p->in_ready == 0 &&
+                p->in_sent + p->in_ready == c->in_len) {
+                /* Need more body from the client: room first. */
+                if (c->in_len == c->in_cap && p->in_sent > 0) {
+                    memmove(c->in, c->in + p->in_sent, c->in_len - p->in_sent);
+                    c->in_len -= p->in_sent;
+                    p->in_sent = 0;
+                    p->replayable = false;
+                }
+                int r = http_conn_read(c);
+                if (r < 0) {
+                    proxy_fail(c, 400, "client closed before the end of the "
+                               "request body");
+                    return;
+                }
+                if (r > 0)
+                    moved = true;
+                else
+                    p->wait = W_CLIENT_READ;
+            }
+        }
+        /* 2. the response, from the server */
+        if (!p->resp_done || p->tunnel) {
+            if (u->in == NULL && (u->in = malloc(UP_BUF)) != NULL)
+                u->in_cap = UP_BUF;
+            if (u->in == NULL) {
+                proxy_fail(c, 500, "out of memory");
+                return;
+            }
+            if (u->in_len < u->in_cap) {
+                n = read(u->io.fd, u->in + u->in_len, u->in_cap - u->in_len);
+                if (n > 0) {
+                    u->in_len += (size_t)n;
+                    moved = true;
+                } else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+                    int err = n == 0 ? 0 : errno;
+                    if (!p->head_seen) {
+                        proxy_upstream_failed(c, "read from", err);
+                        return;
+                    }
+                    if (p->resp_body == B_CLOSE || p->tunnel) {
+                        p->resp_done = true;
+                        p->tunnel = false;
+                        p->up_keep = false;
+                        moved = true;
+                    } else if (!p->resp_done) {
+                        char peer[ADDR_TEXT_MAX];
+                        addr_format(&c->peer, peer, sizeof(peer));
+                        log_error("client %s: server %s closed in the middle "
+                                  "of the response", peer, u->srv->address);
+                        http_conn_close(c);
+                        return;
+                    }
+                } else if (p->wait != W_UP_WRITE) {
+                    p->wait = W_UP_READ;
+                }
+            }
+            if (!p->head_seen && u->in_len > 0 && p->rhead_off == p->rhead_len) {
+                int r = parse_response(c, &why);
+                if (r < 0) {
+                    proxy_fail(c, 502, why ? why : "invalid response head");
+                    return;
+                }
+                if (r > 0)
+                    moved = true;
+            }
+            if (p->head_seen && !p->tunnel &&
+                scan_response_body(p, u, &why) < 0) {
+                log_error("server %s: invalid chunked response: %s",
+                          u->srv->address, why);
+                http_conn_close(c);
+                return;
+            }
+            if (p->tunnel)
+                u->ready = u->in_len;
+        }
+        /* 3. to the client */
+        if (p->rhead_off < p->rhead_len) {
+            n = write(c->io.fd, p->rhead + p->rhead_off,
+                      p->rhead_len - p->rhead_off);
+            if (n < 0 && errno != EAGAIN && errno != EINTR) {
+                http_conn_close(c);
+                return;
+            }
+            if (n > 0) {
+                p->rhead_off += (size_t)n;
+                p->client_started = true;
+                moved = true;
+            } else {
+                p->wait = W_CLIENT_WRITE;
+            }
+        }
+        if (p->rhead_off == p->rhead_len && u->ready > 0) {
+            n = write(c->io.fd, u->in, u->ready);
+            if (n < 0 && errno != EAGAIN && errno != EINTR) {
+                http_conn_close(c);
+                return;
+            }
+            if (n > 0) {
+                memmove(u->in, u->in + n, u->in_len - (size_t)n);
+                u->in_len -= (size_t)n;
+                u->ready -= (size_t)n;
+                p->client_started = true;
+                moved = true;
+            } else {
+                p->wait = W_CLIENT_WRITE;
+            }
+        }
+        /* 4. the tunnel's other direction: client bytes go up as they come */
+        if (p->tunnel && p->head_off == p->head_len) {
+            if (c->in_len == 0) {
+                int r = http_conn_read(c);
+                if (r < 0) {
+                    http_conn_close(c);
+                    return;
+                }
+                moved |= r > 0;
+            }
+            if (c->in_len > 0) {
+                n = write(u->io.fd, c->in, c->in_len);
+                if (n < 0 && errno != EAGAIN && errno != EINTR) {
+                    http_conn_close(c);
+                    return;
+                }
+                if (n > 0) {
+                    memmove(c->in, c->in + n, c->in_len - (size_t)n);
+                    c->in_len -= (size_t)n;
+                    moved = true;
+                }
+            }
+        }
+        if (p->resp_done && !p->tunnel && p->rhead_off == p->rhead_len &&
+            u->ready == 0) {
+            if (p->resp_body == B_CLOSE || p->status == 101) {
+                c->close_after = true;
+                p->req_done = true;
+            }
+            proxy_finish(c);
+            return;
+        }
+        if (!moved)
+            break;
+    }
+    /* Stalled: the timer follows what we wait for. */
+    uint64_t t;
+    switch (p->wait) {
+    case W_CONNECT:      t = (uint64_t)p->pool->connect_timeout; break;
+    case W_UP_WRITE:     t = (uint64_t)p->pool->send_timeout; break;
+    case W_CLIENT_READ:  t = (uint64_t)c->l->body_timeout; break;
+    case W_CLIENT_WRITE: t = (uint64_t)c->l->send_timeout; break;
+    default:             t = (uint64_t)p->pool->read_timeout; break;
+    }
+    ev_timer_start(w->loop, &c->timer, t);
+}
+
+void
+proxy_timeout(struct conn *c)
+{
+    struct proxy *p = c->px;
+    char why[128];
+
+    switch (p->wait) {
+    case W_CONNECT:
+        log_warn("pool \"%s\": connect to %s: timed out", p->pool->name,
+                 p->u ? p->u->srv->address : "?");
+        if (p->u != NULL) {
+            p->failed = p->u->srv;
+            p->u->c = NULL;
+            up_close(p->u);
+            p->u = NULL;
+        }
+        if (p->tries <= (unsigned)p->pool->retries) {
+            proxy_connect(c);
+            return;
+        }
+        proxy_fail(c, 504, "connect timed out");
+        return;
+    case W_CLIENT_READ:
+        proxy_fail(c, 408, "client sent no body bytes in time");
+        return;
+    case W_CLIENT_WRITE:
+        http_conn_close(c);
+        return;
+    default:
+        snprintf(why, sizeof(why), "server did not %s in time",
+                 p->wait == W_UP_WRITE ? "take the request" : "answer");
+        if (p->tunnel || p->client_started) {
+            http_conn_close(c);     /* idle tunnel, or a stalled body */
+            return;
+        }
+        proxy_fail(c, 504, why);
+    }
+}
+
+static void
+up_event(struct ev_loop *loop, struct ev_io *io, uint32_t ev)
+{
+    struct upstream *u = io->data;
+
+    (void)loop;
+    if (u->c == NULL) {
+        /* Idle in the pool: the server closed it, or sent junk. */
+        idle_remove(u);
+        up_close(u);
+        return;
+    }
+    struct conn *c = u->c;
+    if (!u->connected) {
+        int err = 0;
+        socklen_t len = sizeof(err);
+        getsockopt(u->io.fd, SOL_SOCKET, SO_ERROR, &err, &len);
+        if (err != 0 || (ev & EPOLLERR)) {
+            struct proxy *p = c->px;
+            log_warn("pool \"%s\": connect to %s: %s", p->pool->name,
+                     u->srv->address, strerror(err ? err : ECONNREFUSED));
+            atomic_fetch_add_explicit(&shm_server(c->w->args->shm,
+                                      u->srv->slot)->failures, 1,
+                                      memory_order_relaxed);
+            p->failed = u->srv;
+            u->c = NULL;
+            up_close(u);
+            p->u = NULL;
+            proxy_connect(c);
+            return;
+        }
+        if (!(ev & EPOLLOUT))
+            return;
+        u->connected = true;
+    }
+    proxy_run(c);
+}
+
+void
+proxy_abort(struct conn *c)
+{
+    struct proxy *p = c->px;
+
+    if (p == NULL || p->u == NULL)
+        return;
+    p->u->c = NULL;
+    up_close(p->u);
+    p->u = NULL;
+}
+
+void
+proxy_free(struct conn *c)
+{
+    if (c->px == NULL)
+        return;
+    free(c->px->head);
+    free(c->px->rhead);
+    free(c->px);
+    c->px = NULL;
+}

@@ -1,0 +1,77 @@
+/* proxy.h: forwarding a request to a pool server (HTTP). */
+#ifndef CERB_PROXY_H
+#define CERB_PROXY_H
+
+#include "http.h"
+#include "http_chunk.h"
+
+/* One TCP connection to a server, busy with a client or idle in its pool. */
+struct upstream {
+    struct ev_io io;
+    struct ev_timer timer;          /* idle in the pool: its keep-alive */
+    struct worker *w;
+    const struct conf_pool *pool;
+    const struct conf_server *srv;
+    struct conn *c;                 /* the client it serves; NULL if idle */
+    struct upstream *prev, *next;   /* idle list of its server */
+    char *in;                       /* response bytes */
+    size_t in_cap, in_len;
+    size_t ready;                   /* in[0..ready) are ready for the client */
+    unsigned nreq;
+    bool connected;
+};
+
+enum proxy_body { B_NONE, B_LENGTH, B_CHUNKED, B_CLOSE };
+
+/* What a stalled exchange is waiting for (decides the timeout). */
+enum proxy_wait {
+    W_CONNECT, W_UP_WRITE, W_UP_READ, W_CLIENT_READ, W_CLIENT_WRITE
+};
+
+struct proxy {
+    struct upstream *u;
+    const struct conf_route *route;
+    const struct conf_pool *pool;
+    const struct conf_server *failed;   /* skip when picking again */
+    const struct conf_server *force;    /* retry a stale pooled one here */
+    unsigned tries;
+    bool tunnel;                    /* after 101: bytes both ways */
+    bool idempotent;
+    int method;
+    uint64_t started;
+    /* request: the rewritten head, then the body from c->in */
+    char *head;
+    size_t head_len, head_cap, head_off;
+    int req_body;
+    int64_t req_total, req_left;
+    struct chunk_dec req_chunk;
+    bool req_done;
+    size_t in_sent;                 /* c->in[0..in_sent) went upstream */
+    size_t in_ready;                /* then this many are body, unsent */
+    bool replayable;                /* c->in still holds the whole body */
+    /* response */
+    bool head_seen;
+    int status;
+    int resp_body;
+    int64_t resp_left;
+    struct chunk_dec resp_chunk;
+    bool resp_done;
+    bool dechunk;                   /* HTTP/1.0 client: strip chunking */
+    bool up_keep;                   /* the server allows reuse */
+    char *rhead;
+    size_t rhead_len, rhead_cap, rhead_off;
+    bool client_started;            /* response bytes went to the client */
+    int wait;
+    char reqid[40];
+};
+
+void proxy_start(struct conn *c, const struct http_request *req,
+                 const struct conf_route *r);
+void proxy_run(struct conn *c);
+void proxy_timeout(struct conn *c);
+/* The client connection is closing: drop the exchange. */
+void proxy_abort(struct conn *c);
+void proxy_free(struct conn *c);
+void proxy_close_idle(struct worker *w);
+
+#endif
