@@ -40,6 +40,16 @@ struct conf_return {
     char *location;
 };
 
+enum { ALOG_COMBINED, ALOG_JSON };
+
+struct conf_access_log {
+    struct conf_src src;
+    char *path;
+    int format;
+    int64_t buffer;             /* bytes kept before a write */
+    int64_t flush;              /* ms: the longest a line waits */
+};
+
 struct conf_admin {
     struct conf_src src;
     struct addr addr;
@@ -62,6 +72,9 @@ struct conf_listener {
     int64_t max_connections;    /* per worker */
     int64_t backlog;
     char *server_header;        /* replaces a response's Server; "" drops it */
+    struct conf_access_log *access_log;   /* or the global one */
+    int64_t max_request_line;
+    int64_t max_headers;
     bool trust_request_id;      /* keep a valid X-Request-ID from clients */
     struct conf_pool *pool;     /* resolved from pool_name */
     unsigned index;
@@ -156,6 +169,7 @@ struct conf {
     int log_level;
     int64_t drain_timeout;
     char *state_dir;
+    struct conf_access_log *access_log;
     struct conf_admin *admin;
     struct conf_listener *listeners;
     size_t nlisteners;

@@ -26,6 +26,7 @@ static const char *const srv_state_choices[] = { "up", "drain", "disabled", NULL
 static const char *const hc_type_choices[] = { "http", "tcp", NULL };
 static const char *const hc_initial_choices[] = { "up", "down", NULL };
 static const char *const samesite_choices[] = { "lax", "strict", "none", NULL };
+static const char *const alog_format_choices[] = { "combined", "json", NULL };
 static const char *const log_level_choices[] = {
     "debug", "info", "notice", "warn", "error", "crit", "alert", NULL
 };
@@ -116,6 +117,35 @@ static const struct conf_section return_section = {
     "return", sizeof(struct conf_return), return_keys, return_check
 };
 
+/* ---- access log ------------------------------------------------------ */
+
+static void resolve_path(struct conf_ctx *ctx, char **p);
+
+static void
+access_log_check(struct conf_ctx *ctx, void *obj, const char *path)
+{
+    struct conf_access_log *a = obj;
+
+    (void)path;
+    resolve_path(ctx, &a->path);
+}
+
+static const struct conf_key access_log_keys[] = {
+    { "path", CK_STR, OFF(struct conf_access_log, path), 0, NULL,
+      CF_REQUIRED | CF_NONEMPTY, 0, 0, NULL, NULL },
+    { "format", CK_ENUM, OFF(struct conf_access_log, format), 0, "combined",
+      0, 0, 0, alog_format_choices, NULL },
+    { "buffer", CK_SIZE, OFF(struct conf_access_log, buffer), 0, "64k", 0,
+      0, 1024 * 1024, NULL, NULL },
+    { "flush", CK_DURATION, OFF(struct conf_access_log, flush), 0, "1s", 0, 1,
+      60000, NULL, NULL },
+    { NULL, 0, 0, 0, NULL, 0, 0, 0, NULL, NULL }
+};
+static const struct conf_section access_log_section = {
+    "access_log", sizeof(struct conf_access_log), access_log_keys,
+    access_log_check
+};
+
 /* ---- admin ----------------------------------------------------------- */
 
 static const struct conf_key admin_keys[] = {
@@ -171,6 +201,12 @@ static const struct conf_key listener_keys[] = {
       65535, NULL, NULL },
     { "server_header", CK_STR, OFF(struct conf_listener, server_header), 0,
       "cerberus", 0, 0, 0, NULL, NULL },
+    { "access_log", CK_GROUP, OFF(struct conf_listener, access_log), 0, NULL,
+      0, 0, 0, NULL, SEC(access_log_section) },
+    { "max_request_line", CK_SIZE, OFF(struct conf_listener, max_request_line),
+      0, "8k", 0, 256, 1024 * 1024, NULL, NULL },
+    { "max_headers", CK_INT, OFF(struct conf_listener, max_headers), 0, "100",
+      0, 1, 100, NULL, NULL },
     { "trust_request_id", CK_BOOL, OFF(struct conf_listener, trust_request_id),
       0, "false", 0, 0, 0, NULL, NULL },
     { NULL, 0, 0, 0, NULL, 0, 0, 0, NULL, NULL }
@@ -523,6 +559,10 @@ root_check(struct conf_ctx *ctx, void *obj, const char *path)
         if (c->admin && l->address && addr_equal(&l->addr, &c->admin->addr))
             conf_error(ctx, &l->src, "listeners[%zu]: address %s is already "
                        "used by admin", i, l->address);
+        if (l->access_log == NULL)
+            l->access_log = c->access_log;
+        if (l->max_request_line > l->max_header_size)
+            l->max_request_line = l->max_header_size;
         if (l->pool_name != NULL) {
             l->pool = conf_pool_find(c, l->pool_name);
             if (l->pool == NULL)
@@ -593,6 +633,8 @@ static const struct conf_key root_keys[] = {
       0, 0, MS_DAY, NULL, NULL },
     { "state_dir", CK_STR, OFF(struct conf, state_dir), 0,
       CERB_LOCALSTATEDIR "/lib/cerberus", CF_NONEMPTY, 0, 0, NULL, NULL },
+    { "access_log", CK_GROUP, OFF(struct conf, access_log), 0, NULL, 0, 0, 0,
+      NULL, SEC(access_log_section) },
     { "admin", CK_GROUP, OFF(struct conf, admin), 0, NULL, 0, 0, 0, NULL,
       SEC(admin_section) },
     { "listeners", CK_LIST, OFF(struct conf, listeners),

@@ -276,7 +276,8 @@ http_parse_request(const char *buf, size_t len, const struct http_limits *lim,
             req->path.len = (size_t)(qm - req->path.p);
         }
     }
-    if (memchr(req->path.p, '#', req->path.len) != NULL)
+    /* Anywhere: in the query or after an authority too. */
+    if (memchr(req->target.p, '#', req->target.len) != NULL)
         FAIL(400, "fragment in request target");
 
     /* Header fields. */

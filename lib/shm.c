@@ -58,7 +58,19 @@ shm_destroy(struct shm *s)
 static void
 make_key(char *key, const char *pool, const char *addr)
 {
-    snprintf(key, SHM_KEY_MAX, "%s %s", pool, addr);
+    /* A long pool name would be cut off, and two servers of that pool
+     * would share a slot: name such a pool by a hash instead (FNV-1a). */
+    size_t pl = strlen(pool), al = strlen(addr);
+    if (pl + 1 + al < SHM_KEY_MAX) {
+        memcpy(key, pool, pl);
+        key[pl] = ' ';
+        memcpy(key + pl + 1, addr, al + 1);
+        return;
+    }
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (const unsigned char *p = (const unsigned char *)pool; *p; p++)
+        h = (h ^ *p) * 0x100000001b3ULL;
+    snprintf(key, SHM_KEY_MAX, "#%016llx %s", (unsigned long long)h, addr);
 }
 
 int

@@ -3,6 +3,7 @@
 #include "paths.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -122,6 +123,39 @@ log_chown(const struct conf *c)
     if (pw != NULL && chown(log_path(), pw->pw_uid, (gid_t)-1) < 0)
         log_warn("cannot chown %s to %s: %s", log_path(), c->user,
                  strerror(errno));
+}
+
+/* Every access log exists and belongs to the workers' user before they
+ * start (or reopen), so they can open it by name without privileges. */
+static int
+access_logs_prepare(const struct conf *c, char *err, size_t len)
+{
+    struct passwd *pw = geteuid() == 0 && c->user ? getpwnam(c->user) : NULL;
+    const struct conf_access_log *seen[CERB_MAX_LISTENERS + 1];
+    size_t nseen = 0;
+
+    for (size_t i = 0; i <= c->nlisteners; i++) {
+        const struct conf_access_log *a = i < c->nlisteners
+                                        ? c->listeners[i].access_log
+                                        : c->access_log;
+        bool dup = a == NULL;
+        for (size_t k = 0; k < nseen && !dup; k++)
+            dup = strcmp(seen[k]->path, a->path) == 0;
+        if (dup)
+            continue;
+        seen[nseen++] = a;
+        int fd = open(a->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+        if (fd < 0) {
+            snprintf(err, len, "%s:%d: cannot open access log %s: %s",
+                     a->src.file, a->src.line, a->path, strerror(errno));
+            return -1;
+        }
+        if (pw != NULL && fchown(fd, pw->pw_uid, (gid_t)-1) < 0)
+            log_warn("cannot chown %s to %s: %s", a->path, c->user,
+                     strerror(errno));
+        close(fd);
+    }
+    return 0;
 }
 
 static const char *
@@ -290,6 +324,7 @@ reload(struct master *m)
     }
     if (root_check(c, err, sizeof(err)) < 0 ||
         log_setup(c, m->daemon, err, sizeof(err)) < 0 ||
+        access_logs_prepare(c, err, sizeof(err)) < 0 ||
         bind_server_slots(m, c, gen, err, sizeof(err)) < 0)
         goto fail_conf;
     if (listen_prepare(m, c, err, sizeof(err)) < 0)
@@ -500,8 +535,12 @@ begin_stop(struct master *m, int how)
 static void
 reopen_logs(struct master *m)
 {
+    char err[512];
+
     log_reopen();
     log_chown(m->conf);
+    if (access_logs_prepare(m->conf, err, sizeof(err)) < 0)
+        log_error("%s", err);
     log_notice("reopened log files");
     process_signal_all(m, SIGUSR1);
 }
@@ -550,7 +589,8 @@ master_run(const char *conf_path, const char *pid_path, bool daemon,
     status_path_for(m->pid_path, m->status_path, sizeof(m->status_path));
     log_set_level(c->log_level);
     if (root_check(c, err, sizeof(err)) < 0 ||
-        log_setup(c, daemon, err, sizeof(err)) < 0) {
+        log_setup(c, daemon, err, sizeof(err)) < 0 ||
+        access_logs_prepare(c, err, sizeof(err)) < 0) {
         report(m, err);
         conf_free(c);
         return 1;

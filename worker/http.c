@@ -89,6 +89,7 @@ conn_close(struct conn *c)
     if (c->pending)
         pending_remove(c);
     proxy_abort(c);
+    alog_end(c, 0);
     c->state = CS_CLOSED;
     close(c->io.fd);
     free(c->body_buf);
@@ -202,6 +203,8 @@ http_accept(struct ev_loop *loop, struct ev_io *io, uint32_t events)
         c->body_buf = NULL;
         c->head_big = NULL;
         c->pending = false;
+        if (c->rl != NULL)
+            c->rl->active = false;
         c->prev = NULL;
         c->next = w->conns;
         if (w->conns)
@@ -409,6 +412,8 @@ respond(struct conn *c, const struct http_request *req, int status,
         c->iov[1].iov_len = blen;
         c->iovcnt = 2;
     }
+    if (c->rl != NULL)
+        c->rl->status = status;
     c->state = CS_WRITE;
     ev_timer_start(w->loop, &c->timer, (uint64_t)c->l->send_timeout);
 }
@@ -435,6 +440,7 @@ handle_request(struct conn *c, struct http_request *req)
     struct worker *w = c->w;
 
     atomic_fetch_add_explicit(&w->stats->requests, 1, memory_order_relaxed);
+    alog_begin(c, req, NULL);
     c->nreq++;
     c->close_after = req->conn_close;
     c->http10 = req->version == 10;
@@ -455,6 +461,8 @@ handle_request(struct conn *c, struct http_request *req)
         return;
     }
     const struct conf_route *r = route_match(w, c->l, req, w->pathbuf, nlen);
+    if (r != NULL && c->rl != NULL && c->rl->active)
+        c->rl->route = r->name;
     if (r == NULL) {
         respond(c, req, 404, NULL, "404 Not Found\n");
         return;
@@ -471,9 +479,9 @@ parse_and_handle(struct conn *c)
 {
     struct http_request req;
     struct http_limits lim = {
-        .max_request_line = (size_t)c->l->max_header_size,
+        .max_request_line = (size_t)c->l->max_request_line,
         .max_head = (size_t)c->l->max_header_size,
-        .max_headers = HTTP_MAX_HEADERS,
+        .max_headers = (size_t)c->l->max_headers,
     };
     int status = 0;
     const char *why = NULL;
@@ -483,6 +491,7 @@ parse_and_handle(struct conn *c)
         return;
     if (r < 0) {
         c->in_len = 0;
+        alog_begin(c, NULL, NULL);
         respond_error(c, status, why);
         return;
     }
@@ -539,6 +548,8 @@ conn_write(struct conn *c)
                 return 0;
             return -1;
         }
+        if (c->rl != NULL)
+            c->rl->bytes += (uint64_t)n;
         size_t left = (size_t)n;
         while (left > 0 && c->iovcnt > 0) {
             if (left >= c->iov[0].iov_len) {
@@ -564,6 +575,7 @@ request_done(struct conn *c)
     c->body_buf = NULL;
     free(c->head_big);
     c->head_big = NULL;
+    alog_end(c, 0);
     if (c->close_after) {
         conn_linger(c);
         return;
@@ -720,6 +732,7 @@ conn_timeout(struct ev_loop *loop, struct ev_timer *t)
             return;
         }
         c->in_len = 0;
+        alog_begin(c, NULL, NULL);
         respond_error(c, 408, "client sent no complete request head in time");
         conn_run(c);
         return;
@@ -732,6 +745,25 @@ conn_timeout(struct ev_loop *loop, struct ev_timer *t)
 }
 
 /* ---- for the proxy --------------------------------------------------- */
+
+/* 32 hex digits from the worker's xorshift generator (seeded from the
+ * kernel at start): unique enough to correlate logs, and no syscall. */
+void
+http_request_id(struct worker *w, char *out)
+{
+    static const char hex[] = "0123456789abcdef";
+
+    for (int k = 0; k < 2; k++) {
+        uint64_t x = w->rng;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        w->rng = x;
+        for (int i = 0; i < 16; i++)
+            out[k * 16 + i] = hex[(x >> (i * 4)) & 15];
+    }
+    out[32] = '\0';
+}
 
 void
 http_respond_error(struct conn *c, int status, const char *why)
@@ -796,6 +828,7 @@ http_free_pool(struct worker *w)
         struct conn *c = w->free_conns;
         w->free_conns = c->next;
         proxy_free(c);
+        free(c->rl);
         free(c->in);
         free(c);
     }

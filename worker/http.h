@@ -8,6 +8,7 @@
 #include "event.h"
 #include "http_parse.h"
 #include "http_resp.h"
+#include "access_log.h"
 #include "worker.h"
 
 struct worker;
@@ -44,6 +45,7 @@ struct conn {
     unsigned nreq;
     size_t req_head_len;        /* head of the request being handled */
     struct proxy *px;           /* the exchange with a server, when proxying */
+    struct reqlog *rl;          /* the access-log line in progress */
     bool close_after;
     bool idle;                  /* between requests, no byte read */
     bool http10;                /* the current request is HTTP/1.0 */
@@ -78,6 +80,9 @@ struct worker {
     unsigned nidle;
     size_t *idle_count;         /* per pool */
     uint64_t rng;               /* request ids */
+    struct alog *alogs;         /* open access logs */
+    struct alog **alog_of;      /* per listener, or NULL */
+    struct ev_timer alog_timer; /* flush */
 };
 
 #define WORKER_SCRATCH 65536
@@ -91,6 +96,7 @@ void http_respond_error(struct conn *c, int status, const char *why);
 void http_request_done(struct conn *c);
 int http_conn_read(struct conn *c);
 void http_conn_close(struct conn *c);
+void http_request_id(struct worker *w, char *out);
 
 /* tcp.c: L4 listeners */
 struct tcp_conn;

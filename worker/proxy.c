@@ -111,24 +111,6 @@ request_id_valid(struct http_str v)
     return true;
 }
 
-/* 32 hex digits from the worker's xorshift generator (seeded from the
- * kernel at start): unique enough to correlate logs, no syscall. */
-static void
-request_id_new(struct worker *w, char *out)
-{
-    static const char hex[] = "0123456789abcdef";
-    for (int k = 0; k < 2; k++) {
-        uint64_t x = w->rng;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        w->rng = x;
-        for (int i = 0; i < 16; i++)
-            out[k * 16 + i] = hex[(x >> (i * 4)) & 15];
-    }
-    out[32] = '\0';
-}
-
 /* ---- upstream connections -------------------------------------------- */
 
 static void
@@ -284,8 +266,12 @@ build_request_head(struct conn *c, const struct http_request *req)
     if (rid != NULL && c->l->trust_request_id && request_id_valid(rid->value))
         snprintf(p->reqid, sizeof(p->reqid), "%.*s", (int)rid->value.len,
                  rid->value.p);
+    else if (c->rl != NULL && c->rl->reqid[0])
+        memcpy(p->reqid, c->rl->reqid, sizeof(p->reqid));
     else
-        request_id_new(c->w, p->reqid);
+        http_request_id(c->w, p->reqid);
+    if (c->rl != NULL)
+        memcpy(c->rl->reqid, p->reqid, sizeof(c->rl->reqid));
     ADDS(p, "X-Forwarded-For: ");
     if (xff != NULL && xff->value.len > 0) {
         ADD(p, xff->value.p, xff->value.len);
@@ -345,6 +331,10 @@ build_response_head(struct conn *c, const struct http_response *resp)
     RADDS(p, "X-Request-ID: ");
     RADDS(p, p->reqid);
     RADDS(p, "\r\n");
+    if (resp->status >= 200 && c->rl != NULL) {
+        c->rl->status = resp->status;
+        c->rl->upstream_status = resp->status;
+    }
     if (resp->status >= 200) {
         if (p->resp_body == B_CHUNKED && !p->dechunk)
             RADDS(p, "Transfer-Encoding: chunked\r\n");
@@ -470,6 +460,11 @@ proxy_connect(struct conn *c)
         }
         struct shm_server *ss = shm_server(w->args->shm, s->slot);
         atomic_fetch_add_explicit(&ss->requests, 1, memory_order_relaxed);
+        if (c->rl != NULL) {
+            snprintf(c->rl->upstream, sizeof(c->rl->upstream), "%s",
+                     s->address);
+            c->rl->upstream_start = ev_now(w->loop);
+        }
         struct upstream *u = w->idle[s->slot];
         if (u != NULL) {
             idle_remove(u);
@@ -731,6 +726,8 @@ proxy_finish(struct conn *c)
 
     p->u = NULL;
     up_release(u, keep);
+    if (c->rl != NULL)
+        c->rl->upstream_ms = ev_now(c->w->loop) - c->rl->upstream_start;
     /* What follows the body in c->in is the next request. */
     size_t used = p->in_sent + p->in_ready;
     if (used > c->in_len)
@@ -881,6 +878,8 @@ proxy_run(struct conn *c)
                 p->rhead_off += (size_t)n;
                 p->client_started = true;
                 moved = true;
+                if (c->rl != NULL)
+                    c->rl->bytes += (uint64_t)n;
             } else {
                 p->wait = W_CLIENT_WRITE;
             }
@@ -897,6 +896,8 @@ proxy_run(struct conn *c)
                 u->ready -= (size_t)n;
                 p->client_started = true;
                 moved = true;
+                if (c->rl != NULL)
+                    c->rl->bytes += (uint64_t)n;
             } else {
                 p->wait = W_CLIENT_WRITE;
             }

@@ -39,6 +39,7 @@ on_signal(struct ev_loop *loop, struct ev_io *io, uint32_t events)
             break;
         case SIGUSR1:
             log_reopen();
+            alog_reopen(w);
             break;
         default:
             break;
@@ -81,6 +82,11 @@ worker_main(struct worker_args *a)
                    strerror(errno));
         return 1;
     }
+    if (alog_open_all(&w) < 0) {
+        child_fail(a, "worker %d: cannot open its access logs (see the error "
+                   "log)", a->slot);
+        return 1;
+    }
     ev_timer_init(&w.pending_timer, http_run_pending, &w);
     ev_timer_init(&w.resume_timer, http_resume_accept, &w);
     ev_io_init(&w.sig_io, sfd, on_signal, &w);
@@ -108,6 +114,7 @@ worker_main(struct worker_args *a)
     http_close_all(&w);
     tcp_close_all(&w);
     proxy_close_idle(&w);
+    alog_close_all(&w);
     http_free_pool(&w);
     for (size_t i = 0; i < w.nlsn; i++)
         close(w.lsn[i].io.fd);
