@@ -10,7 +10,7 @@ $t->write_conf(<<'EOF');
 %%PREAMBLE%%
 workers = 1;
 listeners = (
-  { name = "web"; address = "127.0.0.1:%%PORT:web%%"; max_header_size = "64k"; },
+  { name = "web"; address = "127.0.0.1:%%PORT:web%%"; max_header_size = "64k"; max_request_line = "64k"; },
   { name = "noka"; address = "127.0.0.1:%%PORT:noka%%"; keepalive_timeout = 0; }
 );
 routes = (
