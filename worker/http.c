@@ -711,6 +711,17 @@ conn_event(struct ev_loop *loop, struct ev_io *io, uint32_t ev)
         conn_close(c);
         return;
     }
+    /* The client hung up while its answer is being fetched: give up the
+     * exchange, as nginx does (logged as 499). */
+    if ((ev & (EPOLLRDHUP | EPOLLHUP)) && c->state == CS_PROXY &&
+        proxy_client_gone(c)) {
+        char peer[ADDR_TEXT_MAX];
+        addr_format(&c->peer, peer, sizeof(peer));
+        log_info("client %s on \"%s\" closed the connection before the "
+                 "response", peer, c->l->name);
+        conn_close(c);
+        return;
+    }
     conn_run(c);
 }
 

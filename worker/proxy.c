@@ -1048,3 +1048,14 @@ proxy_free(struct conn *c)
     free(c->px);
     c->px = NULL;
 }
+
+/* May the exchange be dropped because the client closed its side? Only
+ * once the whole request went up and before any answer went back. */
+bool
+proxy_client_gone(struct conn *c)
+{
+    struct proxy *p = c->px;
+
+    return p != NULL && p->req_done && !p->client_started && !p->tunnel &&
+           c->in_len == p->in_sent + p->in_ready;
+}
