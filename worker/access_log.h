@@ -5,6 +5,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+/* A request id: ours are 32 hex digits, a trusted client's up to 128. */
+#define REQID_MAX 130
+
 struct worker;
 struct conn;
 struct http_request;
@@ -21,7 +24,7 @@ struct reqlog {
     char request[1024];         /* method SP target SP version, cut to fit */
     char referer[256];
     char agent[256];
-    char reqid[40];
+    char reqid[REQID_MAX];
     char upstream[64];
     int upstream_status;
     uint64_t upstream_start, upstream_ms;

@@ -220,8 +220,8 @@ build_request_head(struct conn *c, const struct http_request *req)
 {
     struct proxy *p = c->px;
     char ip[ADDR_TEXT_MAX];
-    const struct http_header *xff = NULL, *rid = NULL;
-    bool upgrade = false;
+    const struct http_header *rid = NULL;
+    bool upgrade = false, host = false;
 
     p->head_len = p->head_off = 0;
     addr_format_host(&c->peer, ip, sizeof(ip));
@@ -241,10 +241,10 @@ build_request_head(struct conn *c, const struct http_request *req)
     ADDS(p, " HTTP/1.1\r\n");
     for (size_t i = 0; i < req->nheaders; i++) {
         const struct http_header *h = &req->headers[i];
-        if (http_str_ieq(h->name, "x-forwarded-for")) {
-            xff = h;
-            continue;
-        }
+        if (http_str_ieq(h->name, "x-forwarded-for"))
+            continue;           /* all its lines are joined below */
+        if (http_str_ieq(h->name, "host"))
+            host = true;
         if (http_str_ieq(h->name, "x-request-id")) {
             rid = h;
             continue;
@@ -272,9 +272,22 @@ build_request_head(struct conn *c, const struct http_request *req)
         http_request_id(c->w, p->reqid);
     if (c->rl != NULL)
         memcpy(c->rl->reqid, p->reqid, sizeof(c->rl->reqid));
+    /* HTTP/1.1 to the server needs a Host: the authority of an
+     * absolute-form target, else the server's address. */
+    if (!host) {
+        ADDS(p, "Host: ");
+        if (req->host.len > 0)
+            ADD(p, req->host.p, req->host.len);
+        else
+            ADDS(p, p->u ? p->u->srv->address : p->pool->servers[0].address);
+        ADDS(p, "\r\n");
+    }
     ADDS(p, "X-Forwarded-For: ");
-    if (xff != NULL && xff->value.len > 0) {
-        ADD(p, xff->value.p, xff->value.len);
+    for (size_t i = 0; i < req->nheaders; i++) {
+        const struct http_header *h = &req->headers[i];
+        if (!http_str_ieq(h->name, "x-forwarded-for") || h->value.len == 0)
+            continue;
+        ADD(p, h->value.p, h->value.len);
         ADDS(p, ", ");
     }
     ADDS(p, ip);
@@ -691,6 +704,8 @@ parse_response(struct conn *c, const char **why)
         } else if (resp.chunked) {
             p->resp_body = B_CHUNKED;
             chunk_init(&p->resp_chunk);
+            if (p->dechunk)
+                c->close_after = true;  /* HTTP/1.0: the close ends it */
         } else if (resp.content_length >= 0) {
             p->resp_body = B_LENGTH;
             p->resp_left = resp.content_length;

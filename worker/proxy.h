@@ -62,7 +62,7 @@ struct proxy {
     size_t rhead_len, rhead_cap, rhead_off;
     bool client_started;            /* response bytes went to the client */
     int wait;
-    char reqid[40];
+    char reqid[REQID_MAX];
 };
 
 void proxy_start(struct conn *c, const struct http_request *req,
