@@ -95,6 +95,8 @@ conf_error(struct conf_ctx *ctx, const struct conf_src *src,
     int n = snprintf(buf, sizeof(buf), "%s:%d: ",
                      src && src->file ? src->file : ctx->conf->path,
                      src ? src->line : 0);
+    if (n < 0 || (size_t)n >= sizeof(buf) - 1)
+        n = (int)sizeof(buf) - 1;   /* a path that long: the message is cut */
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(buf + n, sizeof(buf) - (size_t)n, fmt, ap);

@@ -39,10 +39,17 @@ is_token_char(int c)
     return isalnum(c) || strchr("!#$%&'*+-.^_`|~", c) != NULL;
 }
 
+/* For messages about sections whose name had an error of its own. */
+static const char *
+nz(const char *s)
+{
+    return s != NULL ? s : "?";
+}
+
 static int
 is_token(const char *s)
 {
-    if (*s == '\0')
+    if (s == NULL || *s == '\0')
         return 0;
     for (; *s; s++)
         if (!is_token_char((unsigned char)*s))
@@ -240,9 +247,10 @@ health_check(struct conf_ctx *ctx, void *obj, const char *path)
 {
     struct conf_health *h = obj;
 
-    if (h->path[0] != '/')
+    /* A value of the wrong type was reported and left NULL. */
+    if (h->path != NULL && h->path[0] != '/')
         conf_error(ctx, &h->src, "%s.path: must start with \"/\"", path);
-    if (!is_token(h->method))
+    if (h->method != NULL && !is_token(h->method))
         conf_error(ctx, &h->src, "%s.method: invalid method \"%s\"", path,
                    h->method);
     if (h->timeout > h->interval)
@@ -363,7 +371,7 @@ pool_check(struct conf_ctx *ctx, void *obj, const char *path)
             if (addr_equal(&p->servers[i].addr, &p->servers[j].addr))
                 conf_error(ctx, &p->servers[i].src, "%s.servers[%zu]: server "
                            "%s is already in this pool (line %d)", path, i,
-                           p->servers[i].address, p->servers[j].src.line);
+                           nz(p->servers[i].address), p->servers[j].src.line);
 }
 
 static const struct conf_key pool_keys[] = {
@@ -553,7 +561,7 @@ root_check(struct conf_ctx *ctx, void *obj, const char *path)
                 addr_equal(&l->addr, &c->listeners[j].addr))
                 conf_error(ctx, &l->src, "listeners[%zu]: address %s is "
                            "already used by listener \"%s\" (line %d)", i,
-                           l->address, c->listeners[j].name,
+                           l->address, nz(c->listeners[j].name),
                            c->listeners[j].src.line);
         }
         if (c->admin && l->address && addr_equal(&l->addr, &c->admin->addr))
@@ -585,7 +593,7 @@ root_check(struct conf_ctx *ctx, void *obj, const char *path)
             r->name = arena_strdup(a, buf);
         }
         for (size_t j = 0; j < i; j++)
-            if (strcmp(r->name, c->routes[j].name) == 0)
+            if (c->routes[j].name && strcmp(r->name, c->routes[j].name) == 0)
                 conf_error(ctx, &r->src, "routes[%zu]: duplicate route name "
                            "\"%s\" (first at line %d)", i, r->name,
                            c->routes[j].src.line);

@@ -17,7 +17,8 @@ enum {
     S_DATA_CR,      /* CRLF after data */
     S_DATA_LF,
     S_TRAILER,      /* start of a trailer line, or the final CRLF */
-    S_TRAILER_LINE, /* inside a trailer field line */
+    S_TRAILER_NAME, /* the field name of a trailer line */
+    S_TRAILER_LINE, /* its value */
     S_TRAILER_LF,   /* after CR of a trailer line */
     S_FINAL_LF,     /* after the final CR */
     S_DONE
@@ -30,6 +31,13 @@ chunk_init(struct chunk_dec *d)
 {
     memset(d, 0, sizeof(*d));
     d->state = S_SIZE;
+}
+
+static int
+is_tchar(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+           (c >= '0' && c <= '9') || (c && strchr("!#$%&'*+-.^_`|~", c));
 }
 
 static int
@@ -127,12 +135,21 @@ chunk_scan(struct chunk_dec *d, const struct chunk_limits *lim,
         case S_TRAILER:
             if (c == '\r') {
                 d->state = S_FINAL_LF;
-            } else if (c == ' ' || c == '\t' || c == '\n' || c == ':') {
-                FAIL("invalid trailer line");
+            } else if (is_tchar(c)) {
+                d->state = S_TRAILER_NAME;
             } else {
-                d->state = S_TRAILER_LINE;
-                d->line = 1;
+                FAIL("invalid trailer line");
             }
+            if (++d->trailers > lim->max_trailers)
+                FAIL("trailers too large");
+            i++;
+            break;
+        case S_TRAILER_NAME:
+            /* field-name ":" as in a header: anything else is no trailer */
+            if (c == ':')
+                d->state = S_TRAILER_LINE;
+            else if (!is_tchar(c))
+                FAIL("invalid trailer field name");
             if (++d->trailers > lim->max_trailers)
                 FAIL("trailers too large");
             i++;

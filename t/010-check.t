@@ -128,6 +128,28 @@ $f:7: routes[0].host: invalid host "example.com:8080" (a name, *.domain or [IPv6
 $f:9: routes[2].host: invalid host "bad host" (a name, *.domain or [IPv6], without a port)
 EOF
 
+# Values of the wrong type inside checked sections: errors, never a crash.
+$f = $t->write_file('types2.conf', <<'EOF');
+listeners = ( { name = 5; address = "127.0.0.1:1"; }, { name = "b"; address = "127.0.0.1:1"; } );
+pools = ( { name = "p"; servers = ( { address = "127.0.0.1:1"; } ); health = { path = 3; method = 4; }; } );
+EOF
+($rc, $out, $err) = Cerb::run_cmd(cerberus_bin(), 'check', '-c', $f);
+is($rc, 1, 'wrong types in checked sections fail cleanly');
+like($err, qr/^\Q$f\E:2: pools\[0\]\.health\.path: expected a string, got a number$/m, 'health.path');
+like($err, qr/^\Q$f\E:2: pools\[0\]\.health\.method: expected a string, got a number$/m, 'health.method');
+like($err, qr/already used by listener "\?"/, 'a nameless listener is named "?"');
+
+# A very long path to the file: the message is cut, nothing overflows.
+my $deep = $t->dir;
+for (1 .. 5) { $deep .= '/' . ('d' x 220); mkdir $deep or die "$deep: $!" }
+$f = "$deep/long.conf";
+open my $lf, '>', $f or die;
+print $lf "workers = 0;\nlisteners = ( { name = \"web\"; address = \"127.0.0.1:1\"; } );\n";
+close $lf;
+($rc, $out, $err) = Cerb::run_cmd(cerberus_bin(), 'check', '-c', $f);
+is($rc, 1, 'an error in a file with a 1100-character path');
+like($err, qr/^\Q$deep\E/, 'is reported');
+
 $f = $t->write_file('empty.conf', "workers = 1;\n");
 ($rc, $out, $err) = Cerb::run_cmd(cerberus_bin(), 'check', '-c', $f);
 is($err, "$f:0: missing required key \"listeners\"\n", 'listeners are required');

@@ -444,15 +444,7 @@ handle_request(struct conn *c, struct http_request *req)
     c->nreq++;
     c->close_after = req->conn_close;
     c->http10 = req->version == 10;
-    if (req->chunked) {
-        c->close_after = true;  /* the body is not read: close after */
-        c->discard = 0;
-    } else if (req->content_length > 0) {
-        if (req->content_length > DISCARD_MAX)
-            c->close_after = true;
-        else
-            c->discard = req->content_length;
-    }
+    c->discard = 0;
     /* The path buffer holds any path a head within max_header_size has. */
     size_t nlen = uri_normalize_path(req->path.p, req->path.len, w->pathbuf,
                                      w->pathbuf_size);
@@ -463,15 +455,23 @@ handle_request(struct conn *c, struct http_request *req)
     const struct conf_route *r = route_match(w, c->l, req, w->pathbuf, nlen);
     if (r != NULL && c->rl != NULL && c->rl->active)
         c->rl->route = r->name;
+    if (r != NULL && r->pool != NULL) {
+        proxy_start(c, req, r);     /* it reads the body itself */
+        return;
+    }
+    /* Answered here: a body is skipped, or if chunked or large, the
+     * connection closes after the answer. */
+    if (req->chunked)
+        c->close_after = true;
+    else if (req->content_length > DISCARD_MAX)
+        c->close_after = true;
+    else if (req->content_length > 0)
+        c->discard = req->content_length;
     if (r == NULL) {
         respond(c, req, 404, NULL, "404 Not Found\n");
         return;
     }
-    if (r->ret != NULL) {
-        respond(c, req, (int)r->ret->status, r->ret, NULL);
-        return;
-    }
-    proxy_start(c, req, r);
+    respond(c, req, (int)r->ret->status, r->ret, NULL);
 }
 
 static void

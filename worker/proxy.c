@@ -422,9 +422,11 @@ proxy_start(struct conn *c, const struct http_request *req,
     p->in_sent = p->in_ready = 0;
     p->replayable = true;
     p->head_seen = p->resp_done = p->client_started = false;
+    p->rhead_len = p->rhead_off = 0;    /* nothing left from a previous one */
     p->status = 0;
     p->up_keep = true;
     p->dechunk = req->version == 10;
+    p->req_total = p->req_left = 0;
     if (req->chunked) {
         p->req_body = B_CHUNKED;
         chunk_init(&p->req_chunk);
@@ -564,8 +566,10 @@ proxy_upstream_failed(struct conn *c, const char *what, int err)
         p->in_sent = p->in_ready = 0;
         p->req_left = p->req_total;
         p->req_done = p->req_body == B_NONE;
-        if (p->req_body == B_CHUNKED)
+        if (p->req_body == B_CHUNKED) {
             chunk_init(&p->req_chunk);
+            p->req_total = 0;
+        }
         proxy_connect(c);
         return;
     }
@@ -573,6 +577,14 @@ proxy_upstream_failed(struct conn *c, const char *what, int err)
 }
 
 /* ---- the exchange ------------------------------------------------------ */
+
+/* Counts the data of a chunked body (its framing does not count). */
+static void
+count_data(void *ctx, const char *data, size_t n)
+{
+    (void)data;
+    *(int64_t *)ctx += (int64_t)n;
+}
 
 /* Marks the request bytes after in_sent+in_ready that belong to the body. */
 static int
@@ -593,11 +605,10 @@ scan_request_body(struct proxy *p, struct conn *c, const char **why)
     }
     size_t used;
     int r = chunk_scan(&p->req_chunk, &chunk_lim, c->in + from, avail, &used,
-                       NULL, NULL, why);
+                       count_data, &p->req_total, why);
     if (r == CHUNK_ERROR)
         return -1;
     p->in_ready += used;
-    p->req_total += (int64_t)used;
     if (p->route->max_body_size > 0 &&
         p->req_total > p->route->max_body_size) {
         *why = "chunked body exceeds max_body_size";

@@ -34,26 +34,23 @@ __lsan_default_suppressions(void)
 static char path[256];
 static int fd = -1;
 
-static void
-cleanup(void)
-{
-    if (path[0])
-        unlink(path);
-}
-
+/* The file is unlinked at once and read back through /proc/self/fd, so
+ * that a crash or a killed run leaves nothing behind in the temp dir. */
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     const char *dir = getenv("TMPDIR");
+    char tmpl[256];
 
-    snprintf(path, sizeof(path), "%s/cerb-fuzz-conf-XXXXXX",
+    snprintf(tmpl, sizeof(tmpl), "%s/cerb-fuzz-conf-XXXXXX",
              dir && dir[0] ? dir : "/tmp");
-    fd = mkstemp(path);
+    fd = mkstemp(tmpl);
     if (fd < 0) {
-        perror(path);
+        perror(tmpl);
         exit(1);
     }
-    atexit(cleanup);
+    unlink(tmpl);
+    snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
     return 0;
 }
 

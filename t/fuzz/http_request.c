@@ -51,7 +51,8 @@ check(const char *buf, size_t size, const struct http_limits *lim)
     CHECK(req.nheaders <= lim->max_headers && req.nheaders <= HTTP_MAX_HEADERS);
     CHECK(req.content_length >= -1);
     CHECK(!req.chunked || req.content_length == -1);
-    CHECK(req.method.p == buf || (req.method.p > buf && req.method.p[-1] == '\n'));
+    CHECK(req.method.p == buf ||
+          (req.method.p > buf && req.method.p[-1] == '\n'));
     CHECK(req.method.len > 0 && inside(req.method, buf, (size_t)r));
     CHECK(req.target.len > 0 && inside(req.target, buf, (size_t)r));
     CHECK(req.version == 10 || req.host.p != NULL);
@@ -62,7 +63,7 @@ check(const char *buf, size_t size, const struct http_limits *lim)
     CHECK(req.path.len > 0);
     CHECK(inside(req.path, buf, (size_t)r) ||
           (req.path.len == 1 && req.path.p[0] == '/'));
-    CHECK(memchr(req.path.p, '#', req.path.len) == NULL);
+    CHECK(memchr(req.target.p, '#', req.target.len) == NULL);
     for (size_t i = 0; i < req.nheaders; i++) {
         CHECK(req.headers[i].name.len > 0);
         CHECK(inside(req.headers[i].name, buf, (size_t)r));

@@ -32,14 +32,24 @@ my $ORIGIN = abs_path($ENV{ORIGIN} // "$SRC/build/t/origin");
 sub cerberus_bin { $CERBERUS }
 sub origin_bin   { $ORIGIN }
 
-# A port nobody listens on right now (the kernel picks; we close it).
+# A port nobody listens on right now. Chosen below the kernel's ephemeral
+# range, so that the origins of tests running in parallel (bound to port
+# 0) and outgoing connections never take it between this check and use.
+my %given;
 sub free_port {
-    my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
-                                  Proto => 'tcp', Listen => 1, ReuseAddr => 1)
-        or die "free_port: $!";
-    my $p = $s->sockport;
-    close $s;
-    return $p;
+    my ($lo) = split ' ', slurp('/proc/sys/net/ipv4/ip_local_port_range') || '32768';
+    $lo = 32768 if !$lo || $lo < 12000;
+    for (1 .. 200) {
+        my $p = 10000 + int(rand($lo - 10000));
+        next if $given{$p};
+        my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => $p,
+                                      Proto => 'tcp', Listen => 1, ReuseAddr => 1)
+            or next;
+        close $s;
+        $given{$p} = 1;
+        return $p;
+    }
+    die "free_port: no free port found";
 }
 
 sub new {

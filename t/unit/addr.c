@@ -81,7 +81,8 @@ test_parse(void)
     parse_bad("::1:80", 0, "IPv6 addresses need brackets: [addr]:port");
     parse_bad("::1:80", ADDR_HOSTNAME | ADDR_WILDCARD,
               "IPv6 addresses need brackets: [addr]:port");
-    parse_bad("2001:db8::1:443", 0, "IPv6 addresses need brackets: [addr]:port");
+    parse_bad("2001:db8::1:443", 0,
+              "IPv6 addresses need brackets: [addr]:port");
     parse_bad("[::1]", 0, "expected [IPv6]:port");
     parse_bad("[::1]80", 0, "expected [IPv6]:port");
     parse_bad("[::1:80", 0, "expected [IPv6]:port");

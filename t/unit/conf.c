@@ -69,7 +69,8 @@ test_defaults(void)
         return;
     }
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-    long want = ncpu < 1 ? 1 : ncpu > CERB_MAX_WORKERS ? CERB_MAX_WORKERS : ncpu;
+    long want = ncpu < 1 ? 1
+              : ncpu > CERB_MAX_WORKERS ? CERB_MAX_WORKERS : ncpu;
     is_int(c->workers, want, "workers \"auto\" is the number of CPUs");
     ok(c->workers >= 1 && c->workers <= 64, "capped at 64");
     ok(!c->allow_root && c->user == NULL && c->group == NULL,
@@ -358,7 +359,8 @@ default_ok(const struct conf_key *k, const char *where)
         r = unit_size_parse(k->def, &v, &why);
         break;
     case CK_BOOL:
-        r = strcmp(k->def, "true") == 0 || strcmp(k->def, "false") == 0 ? 0 : -1;
+        r = strcmp(k->def, "true") == 0 || strcmp(k->def, "false") == 0
+            ? 0 : -1;
         why = "not true or false";
         ranged = 0;
         break;

@@ -300,7 +300,8 @@ test_framing(void)
     reject("POST / HTTP/1.1\r\n" H "Transfer-Encoding: chunked\r\n"
            "Content-Length: 5\r\n\r\n", 400, "both, the other order");
     reject("POST / HTTP/1.1\r\n" H "Content-Length: 5\r\n"
-           "Content-Length: 6\r\n\r\n", 400, "differing Content-Length headers");
+           "Content-Length: 6\r\n\r\n", 400,
+           "differing Content-Length headers");
     reject("POST / HTTP/1.1\r\n" H "Content-Length: 5, 6\r\n\r\n", 400,
            "Content-Length: 5, 6");
     reject("POST / HTTP/1.1\r\n" H "Content-Length: 5,\r\n\r\n", 400,
@@ -386,6 +387,10 @@ test_syntax(void)
     reject(" GET / HTTP/1.1\r\n" H "\r\n", 400, "leading space");
     reject("G(T / HTTP/1.1\r\n" H "\r\n", 400, "invalid method");
     reject("GET /#frag HTTP/1.1\r\n" H "\r\n", 400, "fragment in the target");
+    reject("GET /?q#frag HTTP/1.1\r\n" H "\r\n", 400,
+           "fragment after the query");
+    reject("GET http://a#frag HTTP/1.1\r\n" H "\r\n", 400,
+           "fragment after an authority");
     reject("GET ftp://a/ HTTP/1.1\r\n" H "\r\n", 400, "ftp scheme");
     reject("GET http://user@a/ HTTP/1.1\r\n" H "\r\n", 400,
            "userinfo in the authority");
@@ -399,12 +404,14 @@ test_syntax(void)
            "CONNECT with userinfo");
 
     /* NUL anywhere. */
-    static const char nul_value[] = "GET / HTTP/1.1\r\nHost: a\r\nX: a\0b\r\n\r\n";
+    static const char nul_value[] =
+        "GET / HTTP/1.1\r\nHost: a\r\nX: a\0b\r\n\r\n";
     reject_n(nul_value, sizeof(nul_value) - 1, &lim, 400, "NUL in a value");
     static const char nul_line[] = "GET /a\0b HTTP/1.1\r\nHost: a\r\n\r\n";
     reject_n(nul_line, sizeof(nul_line) - 1, &lim, 400,
              "NUL in the request line");
-    static const char nul_name[] = "GET / HTTP/1.1\r\nHost: a\r\nX\0Y: 1\r\n\r\n";
+    static const char nul_name[] =
+        "GET / HTTP/1.1\r\nHost: a\r\nX\0Y: 1\r\n\r\n";
     reject_n(nul_name, sizeof(nul_name) - 1, &lim, 400, "NUL in a name");
     static const char nul_method[] = "G\0T / HTTP/1.1\r\nHost: a\r\n\r\n";
     reject_n(nul_method, sizeof(nul_method) - 1, &lim, 400,
@@ -502,7 +509,8 @@ test_limits(void)
     /* Header count. */
     struct http_limits few = lim;
     few.max_headers = 3;
-    const char *four = "GET / HTTP/1.1\r\nHost: a\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n";
+    const char *four = "GET / HTTP/1.1\r\nHost: a\r\nA: 1\r\nB: 2\r\n"
+                       "C: 3\r\n\r\n";
     reject_n(four, strlen(four), &few, 431, "more headers than the limit");
     ok(parse_n(four, strlen(four) - 8, &few, &req, &status, &why) ==
        HTTP_PARSE_AGAIN, "(incomplete: AGAIN)");

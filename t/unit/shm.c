@@ -67,7 +67,8 @@ test_bind(void)
     ok(web1 == 0 && web2 == 1 && api1 == 2,
        "gen 1: three servers get slots 0, 1, 2 (%d %d %d)", web1, web2, api1);
     is_int(s.hdr->hwm, 3, "hwm is 3");
-    is_str(shm_server(&s, 1)->key, "web 10.0.0.2:80", "the key is pool address");
+    is_str(shm_server(&s, 1)->key, "web 10.0.0.2:80",
+           "the key is \"pool address\"");
     ok(shm_server(&s, 0)->in_use && shm_server(&s, 0)->gen_last == 1,
        "in use, gen_last 1");
     is_int(shm_server_find(&s, "api", "10.0.0.1:80"), 2, "find api");
@@ -123,6 +124,34 @@ test_bind(void)
     shm_server_bind(&s, "cache", "10.0.0.5:6379", 4, 4);
     is_int(shm_server_bind(&s, "more", "10.0.0.7:80", 4, 4), 3,
            "gen 4 without db: db's slot (gen 3) is reused");
+    shm_destroy(&s);
+}
+
+/* Keys are cut at SHM_KEY_MAX: long pool names must not make two
+ * servers share a slot. */
+static void
+test_long_keys(void)
+{
+    struct shm s;
+    char pool_a[200], pool_b[200];
+
+    shm_create(&s, 8, 2);
+    memset(pool_a, 'p', sizeof(pool_a) - 1);
+    pool_a[sizeof(pool_a) - 1] = '\0';
+    memcpy(pool_b, pool_a, sizeof(pool_b));
+    pool_b[sizeof(pool_b) - 2] = 'q';       /* differs only at the end */
+    int a1 = shm_server_bind(&s, pool_a, "10.0.0.1:80", 1, 1);
+    int a2 = shm_server_bind(&s, pool_a, "10.0.0.2:80", 1, 1);
+    int b1 = shm_server_bind(&s, pool_b, "10.0.0.1:80", 1, 1);
+    ok(a1 >= 0 && a2 >= 0 && b1 >= 0 && a1 != a2 && a1 != b1 && a2 != b1,
+       "servers of pools with 199-byte names get their own slots "
+       "(%d %d %d)", a1, a2, b1);
+    ok(shm_server_bind(&s, pool_a, "10.0.0.2:80", 2, 1) == a2 &&
+       shm_server_find(&s, pool_b, "10.0.0.1:80") == b1 &&
+       shm_server_find(&s, pool_b, "10.0.0.2:80") == -1,
+       "and keep them across a reload");
+    ok(strlen(shm_server(&s, (unsigned)a1)->key) < SHM_KEY_MAX,
+       "keys stay terminated");
     shm_destroy(&s);
 }
 
@@ -232,6 +261,7 @@ main(void)
     test_layout(7, 5);
     test_layout(SHM_MAX_SERVERS, SHM_ROWS);
     test_bind();
+    test_long_keys();
     test_rows();
     test_fork();
     return done_testing();
