@@ -91,7 +91,7 @@ void
 conf_error(struct conf_ctx *ctx, const struct conf_src *src,
            const char *fmt, ...)
 {
-    char buf[1024];
+    char buf[4096 + 1024];      /* a PATH_MAX file name and the message */
     int n = snprintf(buf, sizeof(buf), "%s:%d: ",
                      src && src->file ? src->file : ctx->conf->path,
                      src ? src->line : 0);
@@ -158,7 +158,7 @@ static void
 setting_error(struct conf_ctx *ctx, const config_setting_t *s,
               const char *path, const char *fmt, ...)
 {
-    char buf[900];
+    char buf[1000];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(buf, sizeof(buf), fmt, ap);

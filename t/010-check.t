@@ -148,7 +148,7 @@ print $lf "workers = 0;\nlisteners = ( { name = \"web\"; address = \"127.0.0.1:1
 close $lf;
 ($rc, $out, $err) = Cerb::run_cmd(cerberus_bin(), 'check', '-c', $f);
 is($rc, 1, 'an error in a file with a 1100-character path');
-like($err, qr/^\Q$deep\E/, 'is reported');
+is($err, "$f:1: workers: 0 is out of range (1 to 64)\n", 'is reported whole');
 
 $f = $t->write_file('empty.conf', "workers = 1;\n");
 ($rc, $out, $err) = Cerb::run_cmd(cerberus_bin(), 'check', '-c', $f);
