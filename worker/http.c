@@ -663,8 +663,17 @@ conn_run(struct conn *c)
         if (r == 0)
             return;
     }
-    /* A client that keeps the loop busy yields to the others; its data is
-     * buffered (no epoll event will come for it), so queue it. */
+    http_yield(c);
+}
+
+/* A connection that kept the loop busy yields to the others. Its bytes
+ * wait in buffers or sockets whose edge was already reported, so no epoll
+ * event will come for them: it is queued to go on next time round. */
+void
+http_yield(struct conn *c)
+{
+    struct worker *w = c->w;
+
     if (!c->pending) {
         c->pending = true;
         c->pending_next = w->pending;

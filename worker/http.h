@@ -97,6 +97,7 @@ void http_request_done(struct conn *c);
 int http_conn_read(struct conn *c);
 void http_conn_close(struct conn *c);
 void http_request_id(struct worker *w, char *out);
+void http_yield(struct conn *c);
 
 /* tcp.c: L4 listeners */
 struct tcp_conn;

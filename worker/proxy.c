@@ -14,6 +14,7 @@
 #include "log.h"
 
 #define UP_BUF        16384
+#define CLIENT_BODY_BUF 16384
 #define HEAD_MIN      2048
 #define CHUNK_EXT_MAX 4096
 #define TRAILERS_MAX  16384
@@ -417,6 +418,7 @@ proxy_start(struct conn *c, const struct http_request *req,
     p->tunnel = false;
     p->method = req->method_id;
     p->idempotent = method_idempotent(req->method_id);
+    p->fresh = false;
     p->started = ev_now(c->w->loop);
     p->req_done = false;
     p->in_sent = p->in_ready = 0;
@@ -433,6 +435,8 @@ proxy_start(struct conn *c, const struct http_request *req,
     } else if (req->content_length > 0) {
         p->req_body = B_LENGTH;
         p->req_total = p->req_left = req->content_length;
+        if (req->content_length > p->pool->retry_buffer)
+            p->replayable = false;      /* too large to send again */
     } else {
         p->req_body = B_NONE;
         p->req_done = true;
@@ -451,6 +455,15 @@ proxy_start(struct conn *c, const struct http_request *req,
     memmove(c->in, c->in + req->head_len, rest);
     c->in_len = rest;
     c->req_head_len = 0;
+    /* Bodies move in larger steps than heads are read in (req points into
+     * the old buffer: only now may it move). */
+    if (p->req_body != B_NONE && c->in_cap < CLIENT_BODY_BUF) {
+        char *n = realloc(c->in, CLIENT_BODY_BUF);
+        if (n != NULL) {
+            c->in = n;
+            c->in_cap = CLIENT_BODY_BUF;
+        }
+    }
     proxy_connect(c);
 }
 
@@ -466,6 +479,7 @@ proxy_connect(struct conn *c)
         const struct conf_server *s = p->force ? p->force
                                     : p->tries++ <= (unsigned)p->pool->retries
                                     ? pick_server(c) : NULL;
+        p->fresh = p->force != NULL;
         p->force = NULL;
         if (s == NULL) {
             proxy_fail(c, p->failed ? 502 : 503, p->failed
@@ -480,7 +494,8 @@ proxy_connect(struct conn *c)
                      s->address);
             c->rl->upstream_start = ev_now(w->loop);
         }
-        struct upstream *u = w->idle[s->slot];
+        struct upstream *u = p->fresh ? NULL : w->idle[s->slot];
+        p->fresh = false;
         if (u != NULL) {
             idle_remove(u);
             u->c = c;
@@ -546,12 +561,16 @@ proxy_upstream_failed(struct conn *c, const char *what, int err)
 
     snprintf(why, sizeof(why), "%s %s: %s", what, u->srv->address,
              err ? strerror(err) : "connection closed");
-    if (!p->head_seen && p->replayable && (stale || p->idempotent)) {
+    bool may = p->idempotent || p->route->retry_non_idempotent;
+    if (p->pool->retry_timeout > 0 &&
+        ev_now(c->w->loop) - p->started > (uint64_t)p->pool->retry_timeout)
+        may = false;
+    if (!p->head_seen && !p->client_started && p->replayable &&
+        (stale || may)) {
         /* A pooled connection the server had closed is not the server's
          * fault: same server, fresh connection, no try used. */
         if (stale) {
-            p->tries--;
-            p->force = u->srv;
+            p->force = u->srv;          /* same server, new connection */
         } else {
             log_warn("pool \"%s\": %s", p->pool->name, why);
             p->failed = u->srv;
@@ -609,6 +628,8 @@ scan_request_body(struct proxy *p, struct conn *c, const char **why)
     if (r == CHUNK_ERROR)
         return -1;
     p->in_ready += used;
+    if (p->req_total > p->pool->retry_buffer)
+        p->replayable = false;
     if (p->route->max_body_size > 0 &&
         p->req_total > p->route->max_body_size) {
         *why = "chunked body exceeds max_body_size";
@@ -731,8 +752,8 @@ parse_response(struct conn *c, const char **why)
             p->up_keep = false;
             c->close_after = true;
         }
-        if (!p->req_done)
-            c->close_after = true;      /* answered before the body ended */
+        if (!p->req_done || c->w->draining || c->l->keepalive_timeout == 0)
+            c->close_after = true;      /* body unfinished; or no keep-alive */
         if (build_response_head(c, &resp) < 0)
             return -1;
         memmove(u->in, u->in + r, u->in_len - (size_t)r);
@@ -879,14 +900,20 @@ proxy_run(struct conn *c)
                     proxy_fail(c, 502, why ? why : "invalid response head");
                     return;
                 }
-                if (r > 0)
+                if (r > 0) {
                     moved = true;
+                } else if (u->in_len == u->in_cap) {
+                    /* A full buffer and still no end of the head. */
+                    proxy_fail(c, 502, "response head larger than 16 KiB");
+                    return;
+                }
             }
             if (p->head_seen && !p->tunnel &&
                 scan_response_body(p, u, &why) < 0) {
-                log_error("server %s: invalid chunked response: %s",
-                          u->srv->address, why);
-                http_conn_close(c);
+                char msg[160];
+                snprintf(msg, sizeof(msg), "invalid chunked response: %s",
+                         why);
+                proxy_fail(c, 502, msg);
                 return;
             }
             if (p->tunnel)
@@ -962,6 +989,10 @@ proxy_run(struct conn *c)
         }
         if (!moved)
             break;
+        if (guard == 255) {
+            http_yield(c);      /* more to move: after the others */
+            return;
+        }
     }
     /* Stalled: the timer follows what we wait for. */
     uint64_t t;
@@ -1000,17 +1031,22 @@ proxy_timeout(struct conn *c)
     case W_CLIENT_READ:
         proxy_fail(c, 408, "client sent no body bytes in time");
         return;
-    case W_CLIENT_WRITE:
+    case W_CLIENT_WRITE: {
+        char peer[ADDR_TEXT_MAX];
+        addr_format(&c->peer, peer, sizeof(peer));
+        log_info("client %s on \"%s\" did not read its response in time; "
+                 "closing", peer, c->l->name);
         http_conn_close(c);
         return;
+    }
     default:
         snprintf(why, sizeof(why), "server did not %s in time",
                  p->wait == W_UP_WRITE ? "take the request" : "answer");
-        if (p->tunnel || p->client_started) {
-            http_conn_close(c);     /* idle tunnel, or a stalled body */
+        if (p->tunnel) {
+            http_conn_close(c);     /* an idle tunnel ends quietly */
             return;
         }
-        proxy_fail(c, 504, why);
+        proxy_fail(c, 504, why);    /* mid-response: logged and closed */
     }
 }
 
@@ -1021,9 +1057,13 @@ up_event(struct ev_loop *loop, struct ev_io *io, uint32_t ev)
 
     (void)loop;
     if (u->c == NULL) {
-        /* Idle in the pool: the server closed it, or sent junk. */
-        idle_remove(u);
-        up_close(u);
+        /* Idle in the pool: bytes, a hang-up or an error mean the server
+         * closed it or sent junk. Room to write (the ACKs of what we sent
+         * arriving) means nothing. */
+        if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
+            idle_remove(u);
+            up_close(u);
+        }
         return;
     }
     struct conn *c = u->c;

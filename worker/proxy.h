@@ -34,6 +34,7 @@ struct proxy {
     const struct conf_pool *pool;
     const struct conf_server *failed;   /* skip when picking again */
     const struct conf_server *force;    /* retry a stale pooled one here */
+    bool fresh;                         /* ... on a new connection */
     unsigned tries;
     bool tunnel;                    /* after 101: bytes both ways */
     bool idempotent;
