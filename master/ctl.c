@@ -459,5 +459,11 @@ ctl_status(const char *conf_path, const char *pid_path)
         const char *nl = strchr(p + 1, '\n');
         printf("    %.*s\n", (int)(nl ? nl - p - 10 : 0), p + 10);
     }
+    if (strstr(st, "\nserver=") != NULL)
+        printf("  servers (connections summed over workers):\n");
+    for (const char *p = st; (p = strstr(p, "\nserver=")) != NULL; p++) {
+        const char *nl = strchr(p + 1, '\n');
+        printf("    %.*s\n", (int)(nl ? nl - p - 8 : 0), p + 8);
+    }
     return 0;
 }

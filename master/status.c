@@ -56,6 +56,22 @@ status_write(struct master *m)
                 (unsigned long long)atomic_load(&st->requests),
                 c->stopping ? " draining" : "");
     }
+    static const char *const state[] = { "up", "drain", "disabled" };
+    for (size_t p = 0; p < m->conf->npools; p++) {
+        const struct conf_pool *pool = &m->conf->pools[p];
+        for (size_t k = 0; k < pool->nservers; k++) {
+            const struct conf_server *sv = &pool->servers[k];
+            struct shm_server *ss = shm_server(&m->shm, sv->slot);
+            unsigned st = atomic_load(&ss->admin_state);
+            fprintf(f, "server=%s %s state=%s health=%s conns=%lld "
+                    "requests=%llu failures=%llu\n", pool->name, sv->address,
+                    st < 3 ? state[st] : "?",
+                    atomic_load(&ss->health) == SHM_HEALTH_UP ? "up" : "down",
+                    (long long)shm_conn_total(&m->shm, sv->slot),
+                    (unsigned long long)atomic_load(&ss->requests),
+                    (unsigned long long)atomic_load(&ss->failures));
+        }
+    }
     for (size_t i = 0; i < m->conf->nlisteners; i++) {
         struct conf_listener *l = &m->conf->listeners[i];
         fprintf(f, "listener=%s %s %s\n", l->name, l->address,
