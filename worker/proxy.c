@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -785,6 +786,47 @@ proxy_finish(struct conn *c)
     http_request_done(c);
 }
 
+/* Writes the pending response head and the ready body bytes to the
+ * client. 1: some went; 0: it would block; -1: the client is gone. */
+static int
+send_to_client(struct conn *c, struct proxy *p, struct upstream *u)
+{
+    struct iovec iov[2];
+    int n_iov = 0;
+    size_t head = p->rhead_len - p->rhead_off;
+
+    if (head > 0) {
+        iov[n_iov].iov_base = p->rhead + p->rhead_off;
+        iov[n_iov++].iov_len = head;
+    }
+    if (u->ready > 0) {
+        iov[n_iov].iov_base = u->in;
+        iov[n_iov++].iov_len = u->ready;
+    }
+    ssize_t n = writev(c->io.fd, iov, n_iov);
+    if (n < 0) {
+        if (errno != EAGAIN && errno != EINTR)
+            return -1;
+        p->wait = W_CLIENT_WRITE;
+        return 0;
+    }
+    size_t k = (size_t)n;
+    size_t h = k < head ? k : head;
+    p->rhead_off += h;
+    k -= h;
+    if (k > 0) {
+        memmove(u->in, u->in + k, u->in_len - k);
+        u->in_len -= k;
+        u->ready -= k;
+    }
+    p->client_started = true;
+    if (c->rl != NULL)
+        c->rl->bytes += (uint64_t)n;
+    if (p->rhead_off < p->rhead_len || u->ready > 0)
+        p->wait = W_CLIENT_WRITE;
+    return n > 0;
+}
+
 /* Moves what can move, in both directions, until nothing can. */
 void
 proxy_run(struct conn *c)
@@ -919,41 +961,15 @@ proxy_run(struct conn *c)
             if (p->tunnel)
                 u->ready = u->in_len;
         }
-        /* 3. to the client */
-        if (p->rhead_off < p->rhead_len) {
-            n = write(c->io.fd, p->rhead + p->rhead_off,
-                      p->rhead_len - p->rhead_off);
-            if (n < 0 && errno != EAGAIN && errno != EINTR) {
+        /* 3. to the client: the head and what is ready of the body, in
+         * one writev */
+        if (p->rhead_off < p->rhead_len || u->ready > 0) {
+            int r = send_to_client(c, p, u);
+            if (r < 0) {
                 http_conn_close(c);
                 return;
             }
-            if (n > 0) {
-                p->rhead_off += (size_t)n;
-                p->client_started = true;
-                moved = true;
-                if (c->rl != NULL)
-                    c->rl->bytes += (uint64_t)n;
-            } else {
-                p->wait = W_CLIENT_WRITE;
-            }
-        }
-        if (p->rhead_off == p->rhead_len && u->ready > 0) {
-            n = write(c->io.fd, u->in, u->ready);
-            if (n < 0 && errno != EAGAIN && errno != EINTR) {
-                http_conn_close(c);
-                return;
-            }
-            if (n > 0) {
-                memmove(u->in, u->in + n, u->in_len - (size_t)n);
-                u->in_len -= (size_t)n;
-                u->ready -= (size_t)n;
-                p->client_started = true;
-                moved = true;
-                if (c->rl != NULL)
-                    c->rl->bytes += (uint64_t)n;
-            } else {
-                p->wait = W_CLIENT_WRITE;
-            }
+            moved |= r > 0;
         }
         /* 4. the tunnel's other direction: client bytes go up as they come */
         if (p->tunnel && p->head_off == p->head_len) {
