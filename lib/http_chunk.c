@@ -21,7 +21,8 @@ enum {
     S_TRAILER_LINE, /* its value */
     S_TRAILER_LF,   /* after CR of a trailer line */
     S_FINAL_LF,     /* after the final CR */
-    S_DONE
+    S_DONE,
+    S_ERROR         /* failed: stays failed */
 };
 
 #define MAX_DIGITS 15   /* 60 bits: no chunk is that large, none overflows */
@@ -49,7 +50,7 @@ hexval(unsigned char c)
     return -1;
 }
 
-#define FAIL(msg) do { *why = (msg); *used = i; d->state = S_DONE; \
+#define FAIL(msg) do { *why = (msg); *used = i; d->state = S_ERROR; \
                        return CHUNK_ERROR; } while (0)
 
 int
@@ -59,6 +60,8 @@ chunk_scan(struct chunk_dec *d, const struct chunk_limits *lim,
 {
     size_t i = 0;
 
+    if (d->state == S_ERROR)
+        FAIL("invalid chunked body");
     while (i < len) {
         unsigned char c = (unsigned char)in[i];
         switch (d->state) {
@@ -133,15 +136,16 @@ chunk_scan(struct chunk_dec *d, const struct chunk_limits *lim,
             i++;
             break;
         case S_TRAILER:
+            /* The final CRLF is not part of the trailer section. */
             if (c == '\r') {
                 d->state = S_FINAL_LF;
             } else if (is_tchar(c)) {
                 d->state = S_TRAILER_NAME;
+                if (++d->trailers > lim->max_trailers)
+                    FAIL("trailers too large");
             } else {
                 FAIL("invalid trailer line");
             }
-            if (++d->trailers > lim->max_trailers)
-                FAIL("trailers too large");
             i++;
             break;
         case S_TRAILER_NAME:
@@ -167,6 +171,8 @@ chunk_scan(struct chunk_dec *d, const struct chunk_limits *lim,
         case S_TRAILER_LF:
             if (c != '\n')
                 FAIL("bare CR in a trailer");
+            if (++d->trailers > lim->max_trailers)
+                FAIL("trailers too large");
             d->state = S_TRAILER;
             i++;
             break;

@@ -59,6 +59,9 @@ http_parse_response(const char *buf, size_t len, size_t max_head,
             FAIL("response head too large");
         return 0;
     }
+    /* The blank line starts at p: a complete head is bounded too. */
+    if ((size_t)(p - buf) + (*p == '\r' ? 2 : 1) > max_head)
+        FAIL("response head too large");
     resp->nheaders = 0;
     resp->content_length = -1;
     resp->chunked = false;

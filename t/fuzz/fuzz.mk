@@ -4,6 +4,9 @@
 #   make -f t/fuzz/fuzz.mk BUILD=build-fuzz fuzz-run     # FUZZ_SECONDS each
 #   make -f t/fuzz/fuzz.mk fuzz-run FUZZ_TARGETS=uri FUZZ_SECONDS=600
 #
+# Targets: conf, http_request, uri, chunked (lib/http_chunk.c, split
+# anywhere) and http_response (lib/http_resp.c).
+#
 # Each t/fuzz/NAME.c becomes $(BUILD)/fuzz-NAME, linked with lib/*.c
 # compiled here by clang with the same sanitizers. fuzz-run starts from the
 # committed seeds in t/fuzz/corpus/NAME/ and keeps what it finds in
