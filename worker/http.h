@@ -47,6 +47,7 @@ struct conn {
     struct proxy *px;           /* the exchange with a server, when proxying */
     struct reqlog *rl;          /* the access-log line in progress */
     bool close_after;
+    bool close_after_req;       /* what the request itself asked */
     bool idle;                  /* between requests, no byte read */
     bool http10;                /* the current request is HTTP/1.0 */
 };

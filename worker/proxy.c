@@ -153,7 +153,7 @@ up_release(struct upstream *u, bool keep)
 
     u->c = NULL;
     u->in_len = u->ready = 0;
-    if (!keep || w->draining ||
+    if (!keep || u->hup || w->draining ||
         w->idle_count[pi] >= (size_t)u->pool->keepalive) {
         up_close(u);
         return;
@@ -420,6 +420,8 @@ proxy_start(struct conn *c, const struct http_request *req,
     p->method = req->method_id;
     p->idempotent = method_idempotent(req->method_id);
     p->fresh = false;
+    p->send_broken = false;
+    c->close_after_req = c->close_after;
     p->started = ev_now(c->w->loop);
     p->req_done = false;
     p->in_sent = p->in_ready = 0;
@@ -497,6 +499,8 @@ proxy_connect(struct conn *c)
         }
         struct upstream *u = p->fresh ? NULL : w->idle[s->slot];
         p->fresh = false;
+        p->up_eof = false;
+        p->up_err = 0;
         if (u != NULL) {
             idle_remove(u);
             u->c = c;
@@ -586,6 +590,11 @@ proxy_upstream_failed(struct conn *c, const char *what, int err)
         p->in_sent = p->in_ready = 0;
         p->req_left = p->req_total;
         p->req_done = p->req_body == B_NONE;
+        if (p->send_broken) {
+            p->send_broken = false;
+            p->up_keep = true;
+            c->close_after = c->close_after_req;
+        }
         if (p->req_body == B_CHUNKED) {
             chunk_init(&p->req_chunk);
             p->req_total = 0;
@@ -786,6 +795,28 @@ proxy_finish(struct conn *c)
     http_request_done(c);
 }
 
+/* The server stopped taking the request (EPIPE, a reset): it may have
+ * answered already (413, say) and closed. Stop sending and read what it
+ * said; the read decides between that answer and a failure. -1 when the
+ * exchange was ended here. */
+static int
+send_broken(struct conn *c, int err)
+{
+    struct proxy *p = c->px;
+
+    if (err != EPIPE && err != ECONNRESET) {
+        proxy_upstream_failed(c, "send to", err);
+        return -1;
+    }
+    p->send_broken = true;
+    p->head_off = p->head_len;
+    p->in_ready = 0;
+    p->req_done = true;         /* nothing more goes up */
+    p->up_keep = false;
+    c->close_after = true;      /* the rest of the body is never read */
+    return 0;
+}
+
 /* Writes the pending response head and the ready body bytes to the
  * client. 1: some went; 0: it would block; -1: the client is gone. */
 static int
@@ -849,8 +880,10 @@ proxy_run(struct conn *c)
             n = write(u->io.fd, p->head + p->head_off,
                       p->head_len - p->head_off);
             if (n < 0 && errno != EAGAIN && errno != EINTR) {
-                proxy_upstream_failed(c, "send to", errno);
-                return;
+                if (send_broken(c, errno) < 0)
+                    return;
+                moved = true;
+                continue;
             }
             if (n > 0) {
                 p->head_off += (size_t)n;
@@ -868,8 +901,10 @@ proxy_run(struct conn *c)
             if (p->in_ready > 0) {
                 n = write(u->io.fd, c->in + p->in_sent, p->in_ready);
                 if (n < 0 && errno != EAGAIN && errno != EINTR) {
-                    proxy_upstream_failed(c, "send to", errno);
-                    return;
+                    if (send_broken(c, errno) < 0)
+                        return;
+                    moved = true;
+                    continue;
                 }
                 if (n > 0) {
                     p->in_sent += (size_t)n;
@@ -908,30 +943,16 @@ proxy_run(struct conn *c)
                 proxy_fail(c, 500, "out of memory");
                 return;
             }
-            if (u->in_len < u->in_cap) {
+            if (!p->up_eof && u->in_len < u->in_cap) {
                 n = read(u->io.fd, u->in + u->in_len, u->in_cap - u->in_len);
                 if (n > 0) {
                     u->in_len += (size_t)n;
                     moved = true;
                 } else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
-                    int err = n == 0 ? 0 : errno;
-                    if (!p->head_seen) {
-                        proxy_upstream_failed(c, "read from", err);
-                        return;
-                    }
-                    if (p->resp_body == B_CLOSE || p->tunnel) {
-                        p->resp_done = true;
-                        p->tunnel = false;
-                        p->up_keep = false;
-                        moved = true;
-                    } else if (!p->resp_done) {
-                        char peer[ADDR_TEXT_MAX];
-                        addr_format(&c->peer, peer, sizeof(peer));
-                        log_error("client %s: server %s closed in the middle "
-                                  "of the response", peer, u->srv->address);
-                        http_conn_close(c);
-                        return;
-                    }
+                    /* Judged below, once what is buffered was parsed. */
+                    p->up_eof = true;
+                    p->up_err = n == 0 ? 0 : errno;
+                    moved = true;
                 } else if (p->wait != W_UP_WRITE) {
                     p->wait = W_UP_READ;
                 }
@@ -960,6 +981,24 @@ proxy_run(struct conn *c)
             }
             if (p->tunnel)
                 u->ready = u->in_len;
+            if (p->up_eof) {
+                if (!p->head_seen) {
+                    /* No (final) head, and no more bytes will come; with
+                     * a 1xx head still to send, decide after it went. */
+                    if (p->rhead_off == p->rhead_len) {
+                        proxy_upstream_failed(c, "read from", p->up_err);
+                        return;
+                    }
+                } else if (p->tunnel || p->resp_body == B_CLOSE) {
+                    p->resp_done = true;
+                    p->tunnel = false;
+                    p->up_keep = false;
+                } else if (!p->resp_done) {
+                    proxy_fail(c, 502, "server closed in the middle of the "
+                               "response");
+                    return;
+                }
+            }
         }
         /* 3. to the client: the head and what is ready of the body, in
          * one writev */
@@ -1083,6 +1122,10 @@ up_event(struct ev_loop *loop, struct ev_io *io, uint32_t ev)
         return;
     }
     struct conn *c = u->c;
+    /* A hang-up reported with the last bytes of a response: the server
+     * is closing, so the connection must not go back to the pool. */
+    if (ev & (EPOLLRDHUP | EPOLLHUP))
+        u->hup = true;
     if (!u->connected) {
         int err = 0;
         socklen_t len = sizeof(err);

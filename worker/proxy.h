@@ -19,6 +19,7 @@ struct upstream {
     size_t ready;                   /* in[0..ready) are ready for the client */
     unsigned nreq;
     bool connected;
+    bool hup;                       /* the server hung up (EPOLLRDHUP) */
 };
 
 enum proxy_body { B_NONE, B_LENGTH, B_CHUNKED, B_CLOSE };
@@ -35,6 +36,9 @@ struct proxy {
     const struct conf_server *failed;   /* skip when picking again */
     const struct conf_server *force;    /* retry a stale pooled one here */
     bool fresh;                         /* ... on a new connection */
+    bool send_broken;                   /* the server stopped reading */
+    bool up_eof;                        /* the server closed (or failed) */
+    int up_err;
     unsigned tries;
     bool tunnel;                    /* after 101: bytes both ways */
     bool idempotent;
