@@ -14,6 +14,7 @@ struct ev_loop {
     size_t n, cap;
     uint64_t now;
     bool stop;
+    int cur, nready;            /* the batch being dispatched */
 };
 
 uint64_t
@@ -102,6 +103,14 @@ ev_io_stop(struct ev_loop *loop, struct ev_io *io)
 {
     io->events = 0;
     return epoll_ctl(loop->epfd, EPOLL_CTL_DEL, io->fd, NULL);
+}
+
+void
+ev_io_forget(struct ev_loop *loop, struct ev_io *io)
+{
+    for (int i = loop->cur + 1; i < loop->nready; i++)
+        if (loop->events[i].data.ptr == io)
+            loop->events[i].data.ptr = NULL;
 }
 
 void
@@ -237,10 +246,13 @@ ev_run(struct ev_loop *loop)
             return -1;
         }
         ev_now_update(loop);
-        for (int i = 0; i < n; i++) {
-            struct ev_io *io = loop->events[i].data.ptr;
-            io->cb(loop, io, loop->events[i].events);
+        loop->nready = n;
+        for (loop->cur = 0; loop->cur < n; loop->cur++) {
+            struct ev_io *io = loop->events[loop->cur].data.ptr;
+            if (io != NULL)     /* NULL: forgotten by an earlier callback */
+                io->cb(loop, io, loop->events[loop->cur].events);
         }
+        loop->nready = 0;
         run_timers(loop);
     }
     return 0;

@@ -36,6 +36,9 @@ void ev_io_init(struct ev_io *io, int fd, ev_io_cb *cb, void *data);
 int ev_io_start(struct ev_loop *loop, struct ev_io *io, uint32_t events);
 int ev_io_modify(struct ev_loop *loop, struct ev_io *io, uint32_t events);
 int ev_io_stop(struct ev_loop *loop, struct ev_io *io);
+/* Before io's memory is freed or reused: events for it still waiting in
+ * the batch being dispatched are dropped. */
+void ev_io_forget(struct ev_loop *loop, struct ev_io *io);
 
 void ev_timer_init(struct ev_timer *t, ev_timer_cb *cb, void *data);
 /* (Re)arms t to fire ms from now. */

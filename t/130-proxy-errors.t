@@ -1,5 +1,7 @@
 # Proxy core: what the client gets when servers are down, slow, broken or
-# drop the connection; retries and failover; max_body_size.
+# drop the connection; retries and failover; clients that go away (also
+# with the worker frozen by SIGSTOP, so that events pile up into one batch
+# of its event loop); max_body_size.
 use strict;
 use warnings;
 use lib 't/lib';
@@ -77,9 +79,16 @@ my %canned = (
     '/bad/midclose'  => "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789",
     '/bad/fine'      => "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfine\n",
 );
+my $go = $t->dir . '/go';
 my $bad = fake_server('bad', sub {
     my ($head) = @_;
     my ($path) = $head =~ m{^\S+ (\S+)};
+    if ($path eq '/bad/trigger') {
+        # Answers once the test says so.
+        my $until = time + 5;
+        select(undef, undef, undef, 0.005) until -e $go || time > $until;
+        return "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nok\n";
+    }
     return $canned{$path} // "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n";
 });
 my $dropper = fake_server('drop', sub { '' });
@@ -271,12 +280,15 @@ is(http_get($port, '/bad/fine')->{body}, "fine\n", 'the same server answering we
 {
     my ($w) = $t->workers;
     my $c = Cerb::Conn->new($port);
-    $c->send_raw(get_raw('/slow/batch?delay_ms=300'));
-    ok(wait_for(sub { slurp($t->dir . '/origin-a.requests') =~ m{/slow/batch} }, 3),
+    $c->send_raw(get_raw('/bad/trigger'));
+    ok(wait_for(sub { slurp($t->dir . '/fake-bad.log') =~ m{/bad/trigger} }, 3),
        'one batch: the request is at the server');
+    sleep 0.02;
     kill 'STOP', $w->{pid};
     $c->close;              # first event: the client hung up
-    sleep 0.5;              # then the server's answer arrives
+    sleep 0.05;
+    open my $f, '>', $go or die; close $f;  # then the server answers
+    sleep 0.1;
     kill 'CONT', $w->{pid};
     sleep 0.2;
     is(http_get($port, '/after-batch')->{status}, 200, 'one batch: still serving');
@@ -288,8 +300,8 @@ is(http_get($port, '/bad/fine')->{body}, "fine\n", 'the same server answering we
 # response (A is closed), a new client B connects (and may get A's freed
 # slot), then A's own hang-up event comes. That event is A's, not B's.
 {
-    my $got = 0;
-    for my $i (1 .. 3) {
+    my ($got, $rounds) = (0, 4);
+    for my $i (1 .. $rounds) {
         my ($w) = $t->workers;
         my $a = Cerb::Conn->new($port);
         $a->send_raw(get_raw('/bad/midclose'));
@@ -306,7 +318,7 @@ is(http_get($port, '/bad/fine')->{body}, "fine\n", 'the same server answering we
         my $x = $b->read_response(timeout => 3);
         $got++ if $x && ($x->{status} // 0) == 200 && (seen($x) // {})->{path} eq "/stale-event/b$i";
     }
-    is($got, 3, "a closed connection's last event does not end the next client's request");
+    is($got, $rounds, "a closed connection's last event does not end the next client's request");
 }
 
 # ---- max_body_size ----------------------------------------------------------------------

@@ -91,6 +91,7 @@ conn_close(struct conn *c)
     proxy_abort(c);
     alog_end(c, 0);
     c->state = CS_CLOSED;
+    ev_io_forget(w->loop, &c->io);
     close(c->io.fd);
     free(c->body_buf);
     c->body_buf = NULL;
@@ -200,6 +201,8 @@ http_accept(struct ev_loop *loop, struct ev_io *io, uint32_t events)
         c->nreq = 0;
         c->close_after = false;
         c->idle = true;
+        c->readable = true;     /* the request may be there already */
+        c->rdhup = false;
         c->body_buf = NULL;
         c->head_big = NULL;
         c->pending = false;
@@ -528,12 +531,25 @@ conn_read(struct conn *c)
         c->in = n;
         c->in_cap = cap;
     }
-    ssize_t n = read(c->io.fd, c->in + c->in_len, c->in_cap - c->in_len);
+    /* Edge-triggered: without a new edge since the last EAGAIN there is
+     * nothing to read, and the syscall can be saved. */
+    if (!c->readable)
+        return 0;
+    size_t room = c->in_cap - c->in_len;
+    ssize_t n = read(c->io.fd, c->in + c->in_len, room);
     if (n > 0) {
         c->in_len += (size_t)n;
+        /* A short read emptied the socket; new bytes bring a new edge. An
+         * EOF that came with the last bytes brings none: keep reading. */
+        if ((size_t)n < room && !c->rdhup)
+            c->readable = false;
         return 1;
     }
-    if (n < 0 && (errno == EAGAIN || errno == EINTR))
+    if (n < 0 && errno == EAGAIN) {
+        c->readable = false;
+        return 0;
+    }
+    if (n < 0 && errno == EINTR)
         return 0;
     return -1;
 }
@@ -720,6 +736,10 @@ conn_event(struct ev_loop *loop, struct ev_io *io, uint32_t ev)
         conn_close(c);
         return;
     }
+    if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP))
+        c->readable = true;
+    if (ev & (EPOLLRDHUP | EPOLLHUP))
+        c->rdhup = true;
     /* The client hung up while its answer is being fetched: give up the
      * exchange, as nginx does (logged as 499). */
     if ((ev & (EPOLLRDHUP | EPOLLHUP)) && c->state == CS_PROXY &&

@@ -50,6 +50,9 @@ struct conn {
     bool close_after_req;       /* what the request itself asked */
     bool idle;                  /* between requests, no byte read */
     bool http10;                /* the current request is HTTP/1.0 */
+    bool readable;              /* an EPOLLIN edge came since the last
+                                 * EAGAIN: a read may find bytes */
+    bool rdhup;                 /* the client's EOF was reported */
 };
 
 struct worker {

@@ -121,6 +121,7 @@ up_close(struct upstream *u)
     struct worker *w = u->w;
 
     ev_timer_stop(w->loop, &u->timer);
+    ev_io_forget(w->loop, &u->io);
     close(u->io.fd);
     shm_conn_add(w->args->shm, (unsigned)w->args->row, u->srv->slot, -1);
     free(u->in);
@@ -943,19 +944,26 @@ proxy_run(struct conn *c)
                 proxy_fail(c, 500, "out of memory");
                 return;
             }
-            if (!p->up_eof && u->in_len < u->in_cap) {
-                n = read(u->io.fd, u->in + u->in_len, u->in_cap - u->in_len);
+            if (!p->up_eof && u->readable && u->in_len < u->in_cap) {
+                size_t room = u->in_cap - u->in_len;
+                n = read(u->io.fd, u->in + u->in_len, room);
                 if (n > 0) {
                     u->in_len += (size_t)n;
                     moved = true;
-                } else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+                    if ((size_t)n < room && !u->hup)
+                        u->readable = false;    /* drained: wait for an edge */
+                } else if (n < 0 && errno == EAGAIN) {
+                    u->readable = false;
+                    if (p->wait != W_UP_WRITE)
+                        p->wait = W_UP_READ;
+                } else if (n == 0 || errno != EINTR) {
                     /* Judged below, once what is buffered was parsed. */
                     p->up_eof = true;
                     p->up_err = n == 0 ? 0 : errno;
                     moved = true;
-                } else if (p->wait != W_UP_WRITE) {
-                    p->wait = W_UP_READ;
                 }
+            } else if (!p->up_eof && !u->readable && p->wait != W_UP_WRITE) {
+                p->wait = W_UP_READ;
             }
             if (!p->head_seen && u->in_len > 0 && p->rhead_off == p->rhead_len) {
                 int r = parse_response(c, &why);
@@ -1126,6 +1134,8 @@ up_event(struct ev_loop *loop, struct ev_io *io, uint32_t ev)
      * is closing, so the connection must not go back to the pool. */
     if (ev & (EPOLLRDHUP | EPOLLHUP))
         u->hup = true;
+    if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+        u->readable = true;
     if (!u->connected) {
         int err = 0;
         socklen_t len = sizeof(err);

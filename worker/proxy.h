@@ -20,6 +20,7 @@ struct upstream {
     unsigned nreq;
     bool connected;
     bool hup;                       /* the server hung up (EPOLLRDHUP) */
+    bool readable;                  /* EPOLLIN since the last EAGAIN */
 };
 
 enum proxy_body { B_NONE, B_LENGTH, B_CHUNKED, B_CLOSE };

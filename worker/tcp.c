@@ -43,6 +43,7 @@ tcp_upstream_close(struct tcp_conn *t)
 {
     if (t->uio.fd < 0)
         return;
+    ev_io_forget(t->w->loop, &t->uio);
     close(t->uio.fd);
     t->uio.fd = -1;
     shm_conn_add(t->w->args->shm, (unsigned)t->w->args->row, t->srv->slot, -1);
@@ -55,6 +56,7 @@ tcp_close(struct tcp_conn *t)
 
     ev_timer_stop(w->loop, &t->timer);
     tcp_upstream_close(t);
+    ev_io_forget(w->loop, &t->cio);
     close(t->cio.fd);
     if (t->prev)
         t->prev->next = t->next;
