@@ -274,7 +274,7 @@ is($c->get('/idle/4')->{status}, 200, 'idle close: fourth, same client connectio
 # it (and closes), the new one serves what follows.
 {
     my $c = Cerb::Conn->new($port);
-    $c->send_raw("GET /inflight?delay_ms=600 HTTP/1.1\r\nHost: a\r\n\r\n");
+    $c->send_raw("GET /inflight?delay_ms=2000 HTTP/1.1\r\nHost: a\r\n\r\n");
     sleep 0.1;
     my ($rc) = $t->ctl('reload');
     is($rc, 0, 'reload during a proxied request');
