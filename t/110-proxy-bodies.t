@@ -12,47 +12,21 @@ use POSIX ();
 use Time::HiRes qw(time sleep);
 use Cerb;
 
-# A tiny server of our own for responses t/origin never sends: $respond
-# gets the request head and returns the raw bytes to write; the connection
-# is closed after them.
-my @fake;
+my $t = Cerb->new;
+
+# A server of our own for responses t/origin never sends: $respond gets
+# the request head and returns the raw bytes to write; the connection is
+# closed after them.
 sub fake_server {
     my ($respond) = @_;
-    my $l = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0, Proto => 'tcp',
-                                  Listen => 64, ReuseAddr => 1) or die "listen: $!";
-    my $pid = fork // die "fork: $!";
-    if ($pid == 0) {
-        $SIG{CHLD} = 'IGNORE';
-        open STDOUT, '>', '/dev/null'; open STDERR, '>', '/dev/null';
-        eval {
-            while (1) {
-                my $s = $l->accept or next;
-                my $k = fork;
-                if (defined $k && $k == 0) {
-                    my $buf = '';
-                    while ($buf !~ /\r\n\r\n/) {
-                        my $n = sysread($s, $buf, 65536, length $buf);
-                        last unless $n;
-                    }
-                    my ($head) = $buf =~ /^(.*?\r\n\r\n)/s;
-                    if (defined $head) {
-                        my $out = $respond->($head);
-                        syswrite($s, $out) if length $out;
-                    }
-                    close $s;
-                    POSIX::_exit(0);
-                }
-                close $s;
-            }
-        };
-        POSIX::_exit(0);
-    }
-    push @fake, $pid;
-    my $port = $l->sockport;
-    close $l;
-    return $port;
+    return $t->fake_server(sub {
+        my ($s) = @_;
+        my $buf = '';
+        my $head = read_head($s, \$buf);
+        my $out = defined $head ? $respond->($head) : '';
+        syswrite($s, $out) if length $out;
+    });
 }
-END { local $?; for (@fake) { kill 'KILL', $_; waitpid($_, 0) } }
 
 my $fake = fake_server(sub {
     my ($head) = @_;
@@ -70,7 +44,6 @@ my $fake = fake_server(sub {
     return "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n";
 });
 
-my $t = Cerb->new;
 $t->write_conf(<<"EOF");
 %%PREAMBLE%%
 workers = 1;
@@ -88,7 +61,7 @@ ok($t->start, 'started');
 my $port = $t->port('web');
 my $direct = $t->origin('a');
 
-sub seen { my ($r) = @_; return ($r && eval { decode_json($r->{body}) }) || {} }
+sub seen { return json_body($_[0]) || {} }
 
 # Sends all of $data (blocking socket).
 sub send_all {

@@ -100,7 +100,7 @@ for my $case (@head_cases, @body_cases) {
 }
 
 # ---- framed right: what follows a body is the next request ---------------------
-sub seen { my ($r) = @_; return eval { decode_json($r->{body}) } }
+sub seen { return json_body($_[0]) }
 sub hv1 {
     my ($j, $name) = @_;
     my @v = map { $_->[1] } grep { lc $_->[0] eq lc $name } @{ $j->{headers} || [] };

@@ -15,58 +15,31 @@ use Cerb;
 
 my $t = Cerb->new;
 
-# A tiny server of our own: $respond gets the request head and returns the
-# raw bytes to write ('' to close without answering); every request is
+# A server of our own: $respond gets the request head and returns the raw
+# bytes to write ('' to close without answering); every request is
 # appended to DIR/fake-NAME.log.
-my @fake;
 sub fake_server {
     my ($name, $respond) = @_;
     my $log = $t->dir . "/fake-$name.log";
-    my $l = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0, Proto => 'tcp',
-                                  Listen => 64, ReuseAddr => 1) or die "listen: $!";
-    my $pid = fork // die "fork: $!";
-    if ($pid == 0) {
-        $SIG{CHLD} = 'IGNORE';
-        open STDOUT, '>', '/dev/null'; open STDERR, '>', '/dev/null';
-        eval {
-            while (1) {
-                my $s = $l->accept or next;
-                my $k = fork;
-                if (defined $k && $k == 0) {
-                    my $buf = '';
-                    while ($buf !~ /\r\n\r\n/) {
-                        my $n = sysread($s, $buf, 65536, length $buf);
-                        last unless $n;
-                    }
-                    my ($head) = $buf =~ /^(.*?\r\n\r\n)/s;
-                    if (defined $head) {
-                        my ($line) = $head =~ /^([^\r\n]*)/;
-                        if (open my $f, '>>', $log) { syswrite($f, "$line\n"); close $f }
-                        my $out = $respond->($head);
-                        syswrite($s, $out) if length $out;
-                        sleep 2 if $line =~ m{/stall};
-                        select(undef, undef, undef, 0.2) if $line =~ m{/midclose};
-                        if ($line =~ m{/early}) {
-                            # Answered early: stop sending, drain what comes.
-                            shutdown($s, 1);
-                            my $sel = IO::Select->new($s);
-                            while ($sel->can_read(2)) { sysread($s, my $x, 65536) or last }
-                        }
-                    }
-                    close $s;
-                    POSIX::_exit(0);
-                }
-                close $s;
-            }
-        };
-        POSIX::_exit(0);
-    }
-    push @fake, $pid;
-    my $port = $l->sockport;
-    close $l;
-    return $port;
+    return $t->fake_server(sub {
+        my ($s) = @_;
+        my $buf = '';
+        my $head = read_head($s, \$buf);
+        return unless defined $head;
+        my ($line) = $head =~ /^([^\r\n]*)/;
+        if (open my $f, '>>', $log) { syswrite($f, "$line\n"); close $f }
+        my $out = $respond->($head);
+        syswrite($s, $out) if length $out;
+        sleep 2 if $line =~ m{/stall};
+        select(undef, undef, undef, 0.2) if $line =~ m{/midclose};
+        if ($line =~ m{/early}) {
+            # Answered early: stop sending, drain what comes.
+            shutdown($s, 1);
+            my $sel = IO::Select->new($s);
+            while ($sel->can_read(2)) { sysread($s, my $x, 65536) or last }
+        }
+    });
 }
-END { local $?; for (@fake) { kill 'KILL', $_; waitpid($_, 0) } }
 
 my %canned = (
     '/bad/garbage'   => "garbage\r\n\r\n",
@@ -135,7 +108,7 @@ EOF
 ok($t->start, 'started');
 my $port = $t->port('web');
 
-sub seen { my ($r) = @_; return eval { decode_json($r->{body}) } }
+sub seen { return json_body($_[0]) }
 sub lines { my ($f) = @_; return grep { length } split /\n/, slurp($f) }
 
 # An error answer: status, Connection: close, and the connection closed.

@@ -18,58 +18,31 @@ my $t = Cerb->new;
 # do with the N-th request of a connection: 'answer', 'drop' (close without
 # answering) or 'answer-close' (answer, then close shortly after, without
 # saying so). Every request is appended to DIR/fake-NAME.log as "PID N".
-my @fake;
 sub fake_server {
     my ($name, $policy) = @_;
     my $log = $t->dir . "/fake-$name.log";
-    my $l = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0, Proto => 'tcp',
-                                  Listen => 64, ReuseAddr => 1) or die "listen: $!";
-    my $pid = fork // die "fork: $!";
-    if ($pid == 0) {
-        $SIG{CHLD} = 'IGNORE';
-        open STDOUT, '>', '/dev/null'; open STDERR, '>', '/dev/null';
-        eval {
-            while (1) {
-                my $s = $l->accept or next;
-                my $k = fork;
-                if (defined $k && $k == 0) {
-                    my ($buf, $n) = ('', 0);
-                    while (1) {
-                        while ($buf !~ /\r\n\r\n/) {
-                            my $r = sysread($s, $buf, 65536, length $buf);
-                            POSIX::_exit(0) unless $r;
-                        }
-                        my ($cl) = $buf =~ /\r\nContent-Length: *(\d+)/i;
-                        $buf =~ s/^.*?\r\n\r\n//s;
-                        while (length($buf) < ($cl // 0)) {
-                            my $r = sysread($s, $buf, 1 << 20, length $buf);
-                            POSIX::_exit(0) unless $r;
-                        }
-                        substr($buf, 0, $cl // 0) = '';
-                        $n++;
-                        if (open my $f, '>>', $log) { syswrite($f, "$$ $n\n"); close $f }
-                        my $what = $policy->($n);
-                        last if $what eq 'drop';
-                        my $body = qq({"conn":$$,"n":$n}\n);
-                        syswrite($s, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                                   . "Content-Length: " . length($body) . "\r\n\r\n$body");
-                        last if $what eq 'answer-close-now';
-                        if ($what eq 'answer-close') { select(undef, undef, undef, 0.05); last }
-                    }
-                    close $s;
-                    POSIX::_exit(0);
-                }
-                close $s;
+    return $t->fake_server(sub {
+        my ($s) = @_;
+        my ($buf, $n) = ('', 0);
+        while (defined(my $head = read_head($s, \$buf))) {
+            my ($cl) = $head =~ /\r\nContent-Length: *(\d+)/i;
+            while (length($buf) < ($cl // 0)) {
+                my $r = sysread($s, $buf, 1 << 20, length $buf);
+                return unless $r;
             }
-        };
-        POSIX::_exit(0);
-    }
-    push @fake, $pid;
-    my $port = $l->sockport;
-    close $l;
-    return $port;
+            substr($buf, 0, $cl // 0) = '';
+            $n++;
+            if (open my $f, '>>', $log) { syswrite($f, "$$ $n\n"); close $f }
+            my $what = $policy->($n);
+            return if $what eq 'drop';
+            my $body = qq({"conn":$$,"n":$n}\n);
+            syswrite($s, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                       . "Content-Length: " . length($body) . "\r\n\r\n$body");
+            return if $what eq 'answer-close-now';
+            if ($what eq 'answer-close') { select(undef, undef, undef, 0.05); return }
+        }
+    });
 }
-END { local $?; for (@fake) { kill 'KILL', $_; waitpid($_, 0) } }
 
 my $stale = fake_server('stale', sub { $_[0] == 1 ? 'answer' : 'drop' });
 my $idle = fake_server('idle', sub { 'answer-close' });
@@ -100,7 +73,7 @@ EOF
 ok($t->start, 'started');
 my $port = $t->port('web');
 
-sub seen { my ($r) = @_; return ($r && eval { decode_json($r->{body}) }) || {} }
+sub seen { return json_body($_[0]) || {} }
 
 # ---- client keep-alive, upstream reuse --------------------------------------------
 my $c = Cerb::Conn->new($port);

@@ -12,39 +12,16 @@ use Cerb;
 
 # A WebSocket server of our own that talks first: its 101 and a text frame
 # "welcome" go out in one write; then it echoes raw bytes.
-my @fake;
-my $eager;
-{
-    my $l = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0, Proto => 'tcp',
-                                  Listen => 16, ReuseAddr => 1) or die "listen: $!";
-    my $pid = fork // die "fork: $!";
-    if ($pid == 0) {
-        open STDOUT, '>', '/dev/null'; open STDERR, '>', '/dev/null';
-        $SIG{CHLD} = 'IGNORE';
-        eval {
-            while (1) {
-                my $s = $l->accept or next;
-                my $k = fork;
-                if (defined $k && $k == 0) {
-                    my $buf = '';
-                    while ($buf !~ /\r\n\r\n/) { sysread($s, $buf, 65536, length $buf) or POSIX::_exit(0) }
-                    syswrite($s, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                               . "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n\x81\x07welcome");
-                    while (sysread($s, my $x, 65536)) { syswrite($s, $x) }
-                    POSIX::_exit(0);
-                }
-                close $s;
-            }
-        };
-        POSIX::_exit(0);
-    }
-    push @fake, $pid;
-    $eager = $l->sockport;
-    close $l;
-}
-END { local $?; for (@fake) { kill 'KILL', $_; waitpid($_, 0) } }
-
 my $t = Cerb->new;
+my $eager = $t->fake_server(sub {
+    my ($s) = @_;
+    my $buf = '';
+    defined read_head($s, \$buf) or return;
+    syswrite($s, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+               . "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n\x81\x07welcome");
+    while (sysread($s, my $x, 65536)) { syswrite($s, $x) }
+});
+
 $t->write_conf(<<"EOF");
 %%PREAMBLE%%
 workers = 1;

@@ -21,7 +21,7 @@ use Time::HiRes qw(time sleep);
 use Test::More;
 
 our @EXPORT = qw(http_get http_request http_raw wait_for slurp free_port
-                 cerberus_bin origin_bin);
+                 cerberus_bin origin_bin read_head json_body);
 
 use Cwd qw(abs_path);
 my $SRC = abs_path($ENV{CERB_SRCDIR} // '.');
@@ -278,6 +278,55 @@ sub origin {
         or die "origin $name did not start";
     $self->{origin_port}{$name} = $port;
     return $port;
+}
+
+# A server of the test's own, for what t/origin never does: $handler runs
+# in a process of its own for each accepted connection, with the socket
+# (closed when it returns). Stopped by done. Returns the port.
+sub fake_server {
+    my ($self, $handler) = @_;
+    my $l = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
+                                  Proto => 'tcp', Listen => 64, ReuseAddr => 1)
+        or die "listen: $!";
+    my $pid = fork // die "fork: $!";
+    if ($pid == 0) {
+        $SIG{CHLD} = 'IGNORE';
+        open STDOUT, '>', '/dev/null';
+        open STDERR, '>', '/dev/null';
+        while (1) {
+            my $s = $l->accept or next;
+            my $k = fork;
+            if (defined $k && $k == 0) {
+                eval { $handler->($s) };
+                close $s;
+                POSIX::_exit(0);
+            }
+            close $s;
+        }
+    }
+    push @{ $self->{origins} }, $pid;
+    my $port = $l->sockport;
+    close $l;
+    return $port;
+}
+
+# Reads from $s into $$buf until a request head is complete; returns the
+# head (removed from $$buf), or undef at end of input.
+sub read_head {
+    my ($s, $buf) = @_;
+    while ($$buf !~ /\r\n\r\n/) {
+        my $n = sysread($s, $$buf, 65536, length $$buf);
+        return undef unless $n;
+    }
+    $$buf =~ s/^(.*?\r\n\r\n)//s;
+    return $1;
+}
+
+# The JSON body of a response (t/origin's echo), or undef.
+sub json_body {
+    my ($r) = @_;
+    require JSON::PP;
+    return $r && eval { JSON::PP::decode_json($r->{body}) };
 }
 
 # Lines matching these are expected by the test (e.g. a deliberate crash).
