@@ -29,6 +29,9 @@ open_socket(const struct addr *a, int backlog, bool reuseport,
         close(fd);
         return -1;
     }
+    /* Accepted sockets inherit it (Linux): no Nagle delay on the tail of
+     * a response, and no setsockopt per connection. */
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     /* [::]:port is IPv6 only, so 0.0.0.0:port can be a listener too. */
     if (a->ss.ss_family == AF_INET6)
         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));

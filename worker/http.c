@@ -14,7 +14,7 @@
 #include "uri.h"
 #include "proxy.h"
 
-#define IN_BUF_MIN     4096
+#define IN_BUF_MIN     BLOCK_SIZE
 #define ACCEPT_BATCH   64
 #define LINGER_MS      2000
 #define DRAIN_IDLE_MS  1000
@@ -95,19 +95,18 @@ conn_close(struct conn *c)
     close(c->io.fd);
     free(c->body_buf);
     c->body_buf = NULL;
-    free(c->head_big);
-    c->head_big = NULL;
+    if (c->head_buf != NULL) {
+        size_t cap = c->head_big ? 0 : BLOCK_SIZE;
+        http_block_put(w, &c->head_buf, &cap);
+    }
     if (c->prev)
         c->prev->next = c->next;
     else
         w->conns = c->next;
     if (c->next)
         c->next->prev = c->prev;
-    if (c->in_cap > IN_BUF_MIN) {
-        free(c->in);
-        c->in = NULL;
-        c->in_cap = 0;
-    }
+    http_block_put(w, &c->in, &c->in_cap);
+    c->in_len = 0;
     c->next = w->free_conns;
     w->free_conns = c;
     http_client_gone(w, c->l);
@@ -204,7 +203,7 @@ http_accept(struct ev_loop *loop, struct ev_io *io, uint32_t events)
         c->readable = true;     /* the request may be there already */
         c->rdhup = false;
         c->body_buf = NULL;
-        c->head_big = NULL;
+        c->head_buf = NULL;
         c->pending = false;
         if (c->rl != NULL)
             c->rl->active = false;
@@ -396,18 +395,18 @@ respond(struct conn *c, const struct http_request *req, int status,
                                  "0\r\nConnection: close\r\n\r\n");
         no_body = true;
     }
-    if (h.len <= sizeof(c->head)) {
-        memcpy(c->head, h.p, h.len);
-        c->iov[0].iov_base = c->head;
-    } else {
-        c->head_big = malloc(h.len);
-        if (c->head_big == NULL) {
-            conn_close(c);
-            return;
-        }
-        memcpy(c->head_big, h.p, h.len);
-        c->iov[0].iov_base = c->head_big;
+    if (c->head_buf != NULL) {
+        size_t cap = c->head_big ? 0 : BLOCK_SIZE;
+        http_block_put(w, &c->head_buf, &cap);
     }
+    c->head_buf = h.len <= BLOCK_SIZE ? http_block_get(w) : malloc(h.len);
+    if (c->head_buf == NULL) {
+        conn_close(c);
+        return;
+    }
+    c->head_big = h.len > BLOCK_SIZE;
+    memcpy(c->head_buf, h.p, h.len);
+    c->iov[0].iov_base = c->head_buf;
     c->iov[0].iov_len = h.len;
     c->iovcnt = 1;
     if (blen > 0 && !no_body) {
@@ -514,11 +513,15 @@ parse_and_handle(struct conn *c)
 static int
 conn_read(struct conn *c)
 {
+    /* Edge-triggered: without a new edge since the last EAGAIN there is
+     * nothing to read, and the syscall can be saved. */
+    if (!c->readable)
+        return 0;
     if (c->in == NULL) {
-        c->in = malloc(IN_BUF_MIN);
+        c->in = http_block_get(c->w);
         if (c->in == NULL)
             return -1;
-        c->in_cap = IN_BUF_MIN;
+        c->in_cap = BLOCK_SIZE;
     }
     if (c->in_len == c->in_cap) {
         size_t max = (size_t)c->l->max_header_size + 1;
@@ -531,10 +534,6 @@ conn_read(struct conn *c)
         c->in = n;
         c->in_cap = cap;
     }
-    /* Edge-triggered: without a new edge since the last EAGAIN there is
-     * nothing to read, and the syscall can be saved. */
-    if (!c->readable)
-        return 0;
     size_t room = c->in_cap - c->in_len;
     ssize_t n = read(c->io.fd, c->in + c->in_len, room);
     if (n > 0) {
@@ -589,8 +588,11 @@ request_done(struct conn *c)
 
     free(c->body_buf);
     c->body_buf = NULL;
-    free(c->head_big);
-    c->head_big = NULL;
+    if (c->head_buf != NULL) {
+        size_t cap = c->head_big ? 0 : BLOCK_SIZE;
+        http_block_put(w, &c->head_buf, &cap);
+    }
+    proxy_release(c);
     alog_end(c, 0);
     if (c->close_after) {
         conn_linger(c);
@@ -598,6 +600,8 @@ request_done(struct conn *c)
     }
     c->state = c->discard > 0 ? CS_BODY : CS_HEAD;
     c->idle = c->state == CS_HEAD && c->in_len == 0;
+    if (c->idle)
+        http_block_put(w, &c->in, &c->in_cap);     /* nothing to keep */
     if (c->state == CS_BODY)
         ev_timer_start(w->loop, &c->timer, (uint64_t)c->l->body_timeout);
     else if (c->idle)
@@ -782,6 +786,47 @@ conn_timeout(struct ev_loop *loop, struct ev_timer *t)
         conn_close(c);
         return;
     }
+}
+
+/* ---- buffers ---------------------------------------------------------- */
+
+char *
+http_block_get(struct worker *w)
+{
+    void *b = w->blocks;
+
+    if (b == NULL)
+        return malloc(BLOCK_SIZE);
+    w->blocks = *(void **)b;
+    w->nblocks--;
+    return b;
+}
+
+void
+http_block_put(struct worker *w, char **p, size_t *cap)
+{
+    if (*p == NULL)
+        return;
+    if (*cap == BLOCK_SIZE && w->nblocks < BLOCKS_KEPT) {
+        *(void **)*p = w->blocks;
+        w->blocks = *p;
+        w->nblocks++;
+    } else {
+        free(*p);
+    }
+    *p = NULL;
+    *cap = 0;
+}
+
+void
+http_blocks_free(struct worker *w)
+{
+    while (w->blocks != NULL) {
+        void *b = w->blocks;
+        w->blocks = *(void **)b;
+        free(b);
+    }
+    w->nblocks = 0;
 }
 
 /* ---- for the proxy --------------------------------------------------- */

@@ -34,8 +34,8 @@ struct conn {
     size_t in_cap, in_len;
     int state;
     int64_t discard;            /* request body bytes still to skip */
-    char head[1024];            /* response head */
-    char *head_big;             /* a head that did not fit, or NULL */
+    char *head_buf;             /* response head being written, or NULL */
+    bool head_big;              /* head_buf was malloc'd, not a block */
     char *body_buf;             /* expanded body (variables), or NULL */
     char err_body[64];          /* body of a proxy-made error response */
     struct conn *pending_next;  /* on the worker's pending list */
@@ -84,12 +84,18 @@ struct worker {
     unsigned nidle;
     size_t *idle_count;         /* per pool */
     uint64_t rng;               /* request ids */
+    void *blocks;               /* free BLOCK_SIZE buffers */
+    size_t nblocks;
     struct alog *alogs;         /* open access logs */
     struct alog **alog_of;      /* per listener, or NULL */
     struct ev_timer alog_timer; /* flush */
 };
 
 #define WORKER_SCRATCH 65536
+/* Buffers connections hold only while busy, from a per-worker free list:
+ * an idle keep-alive connection keeps none. */
+#define BLOCK_SIZE 4096
+#define BLOCKS_KEPT 1024
 
 void http_accept(struct ev_loop *loop, struct ev_io *io, uint32_t events);
 void http_client_gone(struct worker *w, const struct conf_listener *l);
@@ -102,6 +108,10 @@ int http_conn_read(struct conn *c);
 void http_conn_close(struct conn *c);
 void http_request_id(struct worker *w, char *out);
 void http_yield(struct conn *c);
+char *http_block_get(struct worker *w);
+/* Gives back *p (of capacity *cap; larger ones are freed) and clears it. */
+void http_block_put(struct worker *w, char **p, size_t *cap);
+void http_blocks_free(struct worker *w);
 
 /* tcp.c: L4 listeners */
 struct tcp_conn;

@@ -16,7 +16,7 @@
 
 #define UP_BUF        16384
 #define CLIENT_BODY_BUF 16384
-#define HEAD_MIN      2048
+#define HEAD_MIN      BLOCK_SIZE
 #define CHUNK_EXT_MAX 4096
 #define TRAILERS_MAX  16384
 
@@ -29,10 +29,15 @@ static void proxy_connect(struct conn *c);
 /* ---- small helpers ---------------------------------------------------- */
 
 static int
-buf_reserve(char **buf, size_t *cap, size_t need)
+buf_reserve(struct worker *w, char **buf, size_t *cap, size_t need)
 {
     if (need <= *cap)
         return 0;
+    if (*buf == NULL && need <= BLOCK_SIZE) {
+        *buf = http_block_get(w);
+        *cap = *buf ? BLOCK_SIZE : 0;
+        return *buf ? 0 : -1;
+    }
     size_t n = *cap ? *cap : HEAD_MIN;
     while (n < need)
         n *= 2;
@@ -45,18 +50,21 @@ buf_reserve(char **buf, size_t *cap, size_t need)
 }
 
 static int
-buf_add(char **buf, size_t *len, size_t *cap, const char *s, size_t n)
+buf_add(struct worker *w, char **buf, size_t *len, size_t *cap, const char *s,
+        size_t n)
 {
-    if (buf_reserve(buf, cap, *len + n + 1) < 0)
+    if (buf_reserve(w, buf, cap, *len + n + 1) < 0)
         return -1;
     memcpy(*buf + *len, s, n);
     *len += n;
     return 0;
 }
 
-#define ADD(p, s, n) buf_add(&(p)->head, &(p)->head_len, &(p)->head_cap, s, n)
+#define ADD(p, s, n) buf_add(c->w, &(p)->head, &(p)->head_len, &(p)->head_cap, \
+                             s, n)
 #define ADDS(p, s)   ADD(p, s, strlen(s))
-#define RADD(p, s, n) buf_add(&(p)->rhead, &(p)->rhead_len, &(p)->rhead_cap, s, n)
+#define RADD(p, s, n) buf_add(c->w, &(p)->rhead, &(p)->rhead_len, \
+                              &(p)->rhead_cap, s, n)
 #define RADDS(p, s)  RADD(p, s, strlen(s))
 
 /* Is name listed in a Connection header value? */
@@ -784,6 +792,7 @@ proxy_finish(struct conn *c)
 
     p->u = NULL;
     up_release(u, keep);
+    proxy_release(c);
     if (c->rl != NULL)
         c->rl->upstream_ms = ev_now(c->w->loop) - c->rl->upstream_start;
     /* What follows the body in c->in is the next request. */
@@ -1161,16 +1170,33 @@ up_event(struct ev_loop *loop, struct ev_io *io, uint32_t ev)
     proxy_run(c);
 }
 
+/* The heads are sent (or never will be): their buffers go back for other
+ * connections, so an idle connection holds none. */
+void
+proxy_release(struct conn *c)
+{
+    struct proxy *p = c->px;
+
+    if (p == NULL)
+        return;
+    http_block_put(c->w, &p->head, &p->head_cap);
+    http_block_put(c->w, &p->rhead, &p->rhead_cap);
+    p->head_len = p->head_off = p->rhead_len = p->rhead_off = 0;
+}
+
 void
 proxy_abort(struct conn *c)
 {
     struct proxy *p = c->px;
 
-    if (p == NULL || p->u == NULL)
+    if (p == NULL)
         return;
-    p->u->c = NULL;
-    up_close(p->u);
-    p->u = NULL;
+    if (p->u != NULL) {
+        p->u->c = NULL;
+        up_close(p->u);
+        p->u = NULL;
+    }
+    proxy_release(c);
 }
 
 void
@@ -1178,8 +1204,8 @@ proxy_free(struct conn *c)
 {
     if (c->px == NULL)
         return;
-    free(c->px->head);
-    free(c->px->rhead);
+    http_block_put(c->w, &c->px->head, &c->px->head_cap);
+    http_block_put(c->w, &c->px->rhead, &c->px->rhead_cap);
     free(c->px);
     c->px = NULL;
 }

@@ -77,6 +77,7 @@ void proxy_run(struct conn *c);
 void proxy_timeout(struct conn *c);
 /* The client connection is closing: drop the exchange. */
 void proxy_abort(struct conn *c);
+void proxy_release(struct conn *c);
 void proxy_free(struct conn *c);
 bool proxy_client_gone(struct conn *c);
 void proxy_close_idle(struct worker *w);
