@@ -15,7 +15,7 @@
 #include "proxy.h"
 
 #define IN_BUF_MIN     BLOCK_SIZE
-#define ACCEPT_BATCH   64
+#define ACCEPT_BATCH   1     /* per readiness report; the listener is level-triggered */
 #define LINGER_MS      2000
 #define DRAIN_IDLE_MS  1000
 #define DISCARD_MAX    (1 << 20)  /* larger bodies: answer, then close */
@@ -130,6 +130,14 @@ http_client_gone(struct worker *w, const struct conf_listener *l)
 static void
 conn_linger(struct conn *c)
 {
+    /* Lingering is for a client that may still be sending (a body we did
+     * not read, bytes after its request): closing at once could make the
+     * kernel answer them with a reset that destroys our response. With
+     * nothing unread and the socket drained, close now. */
+    if (!c->unread && c->in_len == 0 && c->discard == 0 && !c->readable) {
+        conn_close(c);
+        return;
+    }
     c->state = CS_LINGER;
     shutdown(c->io.fd, SHUT_WR);
     ev_timer_start(c->w->loop, &c->timer, LINGER_MS);
@@ -202,6 +210,7 @@ http_accept(struct ev_loop *loop, struct ev_io *io, uint32_t events)
         c->idle = true;
         c->readable = true;     /* the request may be there already */
         c->rdhup = false;
+        c->unread = false;
         c->body_buf = NULL;
         c->head_buf = NULL;
         c->pending = false;
@@ -429,6 +438,7 @@ respond_error(struct conn *c, int status, const char *why)
     log_msg(status >= 500 ? LL_ERROR : LL_INFO, "client %s on \"%s\": %d %s: "
             "%s", peer, c->l->name, status, http_reason(status), why);
     c->close_after = true;
+    c->unread = true;           /* what else it sends is unknown */
     snprintf(c->err_body, sizeof(c->err_body), "%d %s\n", status,
              http_reason(status));
     respond(c, NULL, status, NULL, c->err_body);
@@ -447,6 +457,7 @@ handle_request(struct conn *c, struct http_request *req)
     c->close_after = req->conn_close;
     c->http10 = req->version == 10;
     c->discard = 0;
+    c->unread = false;
     /* The path buffer holds any path a head within max_header_size has. */
     size_t nlen = uri_normalize_path(req->path.p, req->path.len, w->pathbuf,
                                      w->pathbuf_size);
@@ -463,10 +474,8 @@ handle_request(struct conn *c, struct http_request *req)
     }
     /* Answered here: a body is skipped, or if chunked or large, the
      * connection closes after the answer. */
-    if (req->chunked)
-        c->close_after = true;
-    else if (req->content_length > DISCARD_MAX)
-        c->close_after = true;
+    if (req->chunked || req->content_length > DISCARD_MAX)
+        c->close_after = c->unread = true;  /* the body is not read */
     else if (req->content_length > 0)
         c->discard = req->content_length;
     if (r == NULL) {

@@ -53,6 +53,7 @@ struct conn {
     bool readable;              /* an EPOLLIN edge came since the last
                                  * EAGAIN: a read may find bytes */
     bool rdhup;                 /* the client's EOF was reported */
+    bool unread;                /* the client may still be sending */
 };
 
 struct worker {

@@ -771,8 +771,10 @@ parse_response(struct conn *c, const char **why)
             p->up_keep = false;
             c->close_after = true;
         }
-        if (!p->req_done || c->w->draining || c->l->keepalive_timeout == 0)
-            c->close_after = true;      /* body unfinished; or no keep-alive */
+        if (!p->req_done)
+            c->close_after = c->unread = true;  /* answered mid-body */
+        if (c->w->draining || c->l->keepalive_timeout == 0)
+            c->close_after = true;      /* no keep-alive */
         if (build_response_head(c, &resp) < 0)
             return -1;
         memmove(u->in, u->in + r, u->in_len - (size_t)r);
@@ -823,7 +825,7 @@ send_broken(struct conn *c, int err)
     p->in_ready = 0;
     p->req_done = true;         /* nothing more goes up */
     p->up_keep = false;
-    c->close_after = true;      /* the rest of the body is never read */
+    c->close_after = c->unread = true;  /* the rest of the body is not read */
     return 0;
 }
 
