@@ -86,6 +86,7 @@ struct worker {
     size_t *idle_count;         /* per pool */
     uint64_t rng;               /* request ids */
     void *blocks;               /* free BLOCK_SIZE buffers */
+    struct proxy *free_px;      /* free proxy states */
     size_t nblocks;
     struct alog *alogs;         /* open access logs */
     struct alog **alog_of;      /* per listener, or NULL */

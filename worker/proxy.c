@@ -413,11 +413,17 @@ proxy_start(struct conn *c, const struct http_request *req,
     struct proxy *p = c->px;
 
     if (p == NULL) {
-        p = c->px = calloc(1, sizeof(*p));
+        /* From the worker's free list: an idle connection holds none. */
+        p = c->w->free_px;
+        if (p != NULL)
+            c->w->free_px = p->next_free;
+        else
+            p = calloc(1, sizeof(*p));
         if (p == NULL) {
             http_respond_error(c, 500, "out of memory");
             return;
         }
+        c->px = p;
     }
     p->u = NULL;
     p->route = r;
@@ -794,7 +800,6 @@ proxy_finish(struct conn *c)
 
     p->u = NULL;
     up_release(u, keep);
-    proxy_release(c);
     if (c->rl != NULL)
         c->rl->upstream_ms = ev_now(c->w->loop) - c->rl->upstream_start;
     /* What follows the body in c->in is the next request. */
@@ -803,8 +808,8 @@ proxy_finish(struct conn *c)
         used = c->in_len;
     memmove(c->in, c->in + used, c->in_len - used);
     c->in_len -= used;
-    c->state = CS_WRITE;        /* request_done takes it from here */
-    http_request_done(c);
+    c->state = CS_WRITE;        /* request_done takes it from here, */
+    http_request_done(c);       /* and gives p back */
 }
 
 /* The server stopped taking the request (EPIPE, a reset): it may have
@@ -1179,11 +1184,24 @@ proxy_release(struct conn *c)
 {
     struct proxy *p = c->px;
 
-    if (p == NULL)
+    if (p == NULL || p->u != NULL)
         return;
     http_block_put(c->w, &p->head, &p->head_cap);
     http_block_put(c->w, &p->rhead, &p->rhead_cap);
     p->head_len = p->head_off = p->rhead_len = p->rhead_off = 0;
+    p->next_free = c->w->free_px;
+    c->w->free_px = p;
+    c->px = NULL;
+}
+
+void
+proxy_free_all(struct worker *w)
+{
+    while (w->free_px != NULL) {
+        struct proxy *p = w->free_px;
+        w->free_px = p->next_free;
+        free(p);
+    }
 }
 
 void

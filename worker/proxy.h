@@ -69,6 +69,7 @@ struct proxy {
     bool client_started;            /* response bytes went to the client */
     int wait;
     char reqid[REQID_MAX];
+    struct proxy *next_free;        /* on the worker's free list */
 };
 
 void proxy_start(struct conn *c, const struct http_request *req,
@@ -77,7 +78,10 @@ void proxy_run(struct conn *c);
 void proxy_timeout(struct conn *c);
 /* The client connection is closing: drop the exchange. */
 void proxy_abort(struct conn *c);
+/* The exchange is over: buffers and the proxy state go back to the
+ * worker's free lists. */
 void proxy_release(struct conn *c);
+void proxy_free_all(struct worker *w);
 void proxy_free(struct conn *c);
 bool proxy_client_gone(struct conn *c);
 void proxy_close_idle(struct worker *w);

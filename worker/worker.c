@@ -116,6 +116,7 @@ worker_main(struct worker_args *a)
     proxy_close_idle(&w);
     alog_close_all(&w);
     http_free_pool(&w);
+    proxy_free_all(&w);
     http_blocks_free(&w);
     for (size_t i = 0; i < w.nlsn; i++)
         close(w.lsn[i].io.fd);
