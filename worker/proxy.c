@@ -834,6 +834,26 @@ send_broken(struct conn *c, int err)
     return 0;
 }
 
+/* Writes to the server; the caller advances by *sent. 1: bytes went, or
+ * the server stopped reading and send_broken took over; 0: it would
+ * block; -1: the exchange was ended here. */
+static int
+send_up(struct conn *c, const char *buf, size_t len, size_t *sent)
+{
+    struct proxy *p = c->px;
+    ssize_t n = write(p->u->io.fd, buf, len);
+
+    *sent = 0;
+    if (n > 0) {
+        *sent = (size_t)n;
+        return 1;
+    }
+    if (n < 0 && errno != EAGAIN && errno != EINTR)
+        return send_broken(c, errno) < 0 ? -1 : 1;
+    p->wait = W_UP_WRITE;
+    return 0;
+}
+
 /* Writes the pending response head and the ready body bytes to the
  * client. 1: some went; 0: it would block; -1: the client is gone. */
 static int
@@ -894,20 +914,13 @@ proxy_run(struct conn *c)
         }
         /* 1. the request head, then the body, to the server */
         if (p->head_off < p->head_len) {
-            n = write(u->io.fd, p->head + p->head_off,
-                      p->head_len - p->head_off);
-            if (n < 0 && errno != EAGAIN && errno != EINTR) {
-                if (send_broken(c, errno) < 0)
-                    return;
-                moved = true;
-                continue;
-            }
-            if (n > 0) {
-                p->head_off += (size_t)n;
-                moved = true;
-            } else {
-                p->wait = W_UP_WRITE;
-            }
+            size_t k;
+            int r = send_up(c, p->head + p->head_off,
+                            p->head_len - p->head_off, &k);
+            if (r < 0)
+                return;
+            p->head_off += k;
+            moved |= r > 0;
         }
         if (p->head_off == p->head_len && !p->tunnel) {
             int sr = scan_request_body(p, c, &why);
@@ -916,20 +929,13 @@ proxy_run(struct conn *c)
                 return;
             }
             if (p->in_ready > 0) {
-                n = write(u->io.fd, c->in + p->in_sent, p->in_ready);
-                if (n < 0 && errno != EAGAIN && errno != EINTR) {
-                    if (send_broken(c, errno) < 0)
-                        return;
-                    moved = true;
-                    continue;
-                }
-                if (n > 0) {
-                    p->in_sent += (size_t)n;
-                    p->in_ready -= (size_t)n;
-                    moved = true;
-                } else {
-                    p->wait = W_UP_WRITE;
-                }
+                size_t k;
+                int r = send_up(c, c->in + p->in_sent, p->in_ready, &k);
+                if (r < 0)
+                    return;
+                p->in_sent += k;
+                p->in_ready -= k;
+                moved |= r > 0;
             }
             if (!p->req_done && p->in_ready == 0 &&
                 p->in_sent + p->in_ready == c->in_len) {
