@@ -75,6 +75,16 @@ running() {     # not gone and not a zombie
     _st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | awk '{ print $1 }')
     [ -n "$_st" ] && [ "$_st" != Z ]
 }
+
+# wait_line FILE PATTERN TRIES PID: polls every 0.1 s, at most TRIES times,
+# until FILE has a line matching PATTERN or PID has exited.
+wait_line() {
+    _i=0
+    while ! grep -q "$2" "$1" && [ $_i -lt "$3" ]; do
+        running "$4" || break
+        sleep 0.1; _i=$((_i + 1))
+    done
+}
 forget() { sed -i "/^$1\$/d" "$TMP/pids"; }
 stop_pid() {    # stop_pid PID: TERM, wait up to 5 s, then KILL
     ours "$1" || return 0
@@ -387,11 +397,7 @@ if has idle; then
             rss0=$(rss_kb "$_pid")
             $CLIENT_PIN $BC idle "$_port" "$IDLE_CONNS" >"$TMP/idle-$n-$r.txt" 2>&1 &
             hp=$!; started $hp
-            i=0
-            while ! grep -q '^ready=' "$TMP/idle-$n-$r.txt" && [ $i -lt 1300 ]; do
-                running $hp || break
-                sleep 0.1; i=$((i + 1))
-            done
+            wait_line "$TMP/idle-$n-$r.txt" '^ready=' 1300 $hp
             ready=$(sed -n 's/^ready=\([0-9]*\).*/\1/p' "$TMP/idle-$n-$r.txt")
             failed=$(sed -n 's/^ready=[0-9]* failed=\([0-9]*\).*/\1/p' "$TMP/idle-$n-$r.txt")
             secs=$(sed -n 's/.*seconds=\([0-9.]*\).*/\1/p' "$TMP/idle-$n-$r.txt")
@@ -402,11 +408,7 @@ if has idle; then
             [ "$r" = 1 ] && printf '%s\t%s\t%s\n' idle "$n" "$_cmd" >>"$TMP/commands"
             $CLIENT_PIN wrk -t1 -c1 -d"${IDLE_DURATION}s" --latency "http://127.0.0.1:$_port/?size=100" >"$_o" 2>&1
             kill -USR1 $hp 2>/dev/null
-            i=0
-            while ! grep -q '^alive=' "$TMP/idle-$n-$r.txt" && [ $i -lt 100 ]; do
-                running $hp || break
-                sleep 0.1; i=$((i + 1))
-            done
+            wait_line "$TMP/idle-$n-$r.txt" '^alive=' 100 $hp
             alive=$(sed -n 's/^alive=\([0-9]*\).*/\1/p' "$TMP/idle-$n-$r.txt")
             stop_pid $hp
             check_proxy "$n" "idle run $r"

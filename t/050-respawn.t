@@ -8,7 +8,6 @@ use Time::HiRes qw(time sleep);
 use Cerb;
 
 my $t = Cerb->new;
-$t->allow_log(qr/never/);
 $t->write_conf(<<'EOF');
 %%PREAMBLE%%
 workers = 2;
