@@ -54,7 +54,7 @@ addr_parse(const char *s, struct addr *a, unsigned flags,
             snprintf(err, errlen, "invalid port (expected 1-65535)");
             return -1;
         }
-        struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&a->ss;
+        struct sockaddr_in6 *sin6 = &a->sin6;
         if (inet_pton(AF_INET6, host, &sin6->sin6_addr) != 1) {
             snprintf(err, errlen, "invalid IPv6 address \"%s\"", host);
             return -1;
@@ -85,7 +85,7 @@ addr_parse(const char *s, struct addr *a, unsigned flags,
     memcpy(host, s, hl);
     host[hl] = '\0';
 
-    struct sockaddr_in *sin = (struct sockaddr_in *)&a->ss;
+    struct sockaddr_in *sin = &a->sin;
     sin->sin_family = AF_INET;
     sin->sin_port = htons((uint16_t)port);
     a->len = sizeof(*sin);
@@ -110,12 +110,17 @@ addr_parse(const char *s, struct addr *a, unsigned flags,
                  gai_strerror(rc));
         return -1;
     }
-    memcpy(&a->ss, res->ai_addr, res->ai_addrlen);
+    if (res->ai_addrlen > sizeof(a->sin6)) {
+        snprintf(err, errlen, "\"%s\" is not an IPv4 or IPv6 address", host);
+        freeaddrinfo(res);
+        return -1;
+    }
+    memcpy(&a->sa, res->ai_addr, res->ai_addrlen);
     a->len = res->ai_addrlen;
-    if (a->ss.ss_family == AF_INET)
-        ((struct sockaddr_in *)&a->ss)->sin_port = htons((uint16_t)port);
+    if (a->sa.sa_family == AF_INET)
+        (&a->sin)->sin_port = htons((uint16_t)port);
     else
-        ((struct sockaddr_in6 *)&a->ss)->sin6_port = htons((uint16_t)port);
+        (&a->sin6)->sin6_port = htons((uint16_t)port);
     freeaddrinfo(res);
     return 0;
 }
@@ -123,11 +128,11 @@ addr_parse(const char *s, struct addr *a, unsigned flags,
 void
 addr_format_host(const struct addr *a, char *buf, unsigned len)
 {
-    if (a->ss.ss_family == AF_INET6)
-        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)&a->ss)->sin6_addr,
+    if (a->sa.sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &(&a->sin6)->sin6_addr,
                   buf, len);
-    else if (a->ss.ss_family == AF_INET)
-        inet_ntop(AF_INET, &((const struct sockaddr_in *)&a->ss)->sin_addr,
+    else if (a->sa.sa_family == AF_INET)
+        inet_ntop(AF_INET, &(&a->sin)->sin_addr,
                   buf, len);
     else
         snprintf(buf, len, "unix");
@@ -136,10 +141,10 @@ addr_format_host(const struct addr *a, char *buf, unsigned len)
 int
 addr_port(const struct addr *a)
 {
-    if (a->ss.ss_family == AF_INET6)
-        return ntohs(((const struct sockaddr_in6 *)&a->ss)->sin6_port);
-    if (a->ss.ss_family == AF_INET)
-        return ntohs(((const struct sockaddr_in *)&a->ss)->sin_port);
+    if (a->sa.sa_family == AF_INET6)
+        return ntohs((&a->sin6)->sin6_port);
+    if (a->sa.sa_family == AF_INET)
+        return ntohs((&a->sin)->sin_port);
     return 0;
 }
 
@@ -149,7 +154,7 @@ addr_format(const struct addr *a, char *buf, unsigned len)
     char host[INET6_ADDRSTRLEN];
 
     addr_format_host(a, host, sizeof(host));
-    if (a->ss.ss_family == AF_INET6)
+    if (a->sa.sa_family == AF_INET6)
         snprintf(buf, len, "[%s]:%d", host, addr_port(a));
     else
         snprintf(buf, len, "%s:%d", host, addr_port(a));
@@ -158,14 +163,14 @@ addr_format(const struct addr *a, char *buf, unsigned len)
 bool
 addr_equal(const struct addr *a, const struct addr *b)
 {
-    if (a->ss.ss_family != b->ss.ss_family || addr_port(a) != addr_port(b))
+    if (a->sa.sa_family != b->sa.sa_family || addr_port(a) != addr_port(b))
         return false;
-    if (a->ss.ss_family == AF_INET)
-        return ((const struct sockaddr_in *)&a->ss)->sin_addr.s_addr ==
-               ((const struct sockaddr_in *)&b->ss)->sin_addr.s_addr;
-    if (a->ss.ss_family == AF_INET6)
-        return memcmp(&((const struct sockaddr_in6 *)&a->ss)->sin6_addr,
-                      &((const struct sockaddr_in6 *)&b->ss)->sin6_addr,
+    if (a->sa.sa_family == AF_INET)
+        return (&a->sin)->sin_addr.s_addr ==
+               (&b->sin)->sin_addr.s_addr;
+    if (a->sa.sa_family == AF_INET6)
+        return memcmp(&(&a->sin6)->sin6_addr,
+                      &(&b->sin6)->sin6_addr,
                       16) == 0;
     return false;
 }

@@ -3,10 +3,15 @@
 #define CERB_ADDR_H
 
 #include <stdbool.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 
 struct addr {
-    struct sockaddr_storage ss;
+    union {
+        struct sockaddr sa;
+        struct sockaddr_in sin;
+        struct sockaddr_in6 sin6;
+    };                  /* IPv4 and IPv6 only: 28 bytes, not 128 */
     socklen_t len;
 };
 

@@ -16,7 +16,7 @@ open_socket(const struct addr *a, int backlog, bool reuseport,
             char *err, size_t len)
 {
     int one = 1;
-    int fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+    int fd = socket(a->sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
                     0);
     if (fd < 0) {
         snprintf(err, len, "socket: %s", strerror(errno));
@@ -33,9 +33,9 @@ open_socket(const struct addr *a, int backlog, bool reuseport,
      * a response, and no setsockopt per connection. */
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     /* [::]:port is IPv6 only, so 0.0.0.0:port can be a listener too. */
-    if (a->ss.ss_family == AF_INET6)
+    if (a->sa.sa_family == AF_INET6)
         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-    if (bind(fd, (const struct sockaddr *)&a->ss, a->len) < 0) {
+    if (bind(fd, &a->sa, a->len) < 0) {
         snprintf(err, len, "%s", strerror(errno));
         close(fd);
         return -1;

@@ -45,7 +45,7 @@ my $base = join '', map { chr(($_ * 131 + ($_ >> 9)) & 255) } 0 .. $MiB - 1;
 sub block { my ($i) = @_; my $b = $base; substr($b, 0, 8) = pack('NN', $i, ~$i & 0xffffffff); return $b }
 
 # Reads a response head from a raw socket; returns (head, leftover bytes).
-sub read_head {
+sub read_response_head {
     my ($s, $buf) = @_;
     $buf //= '';
     my $sel = IO::Select->new($s);
@@ -100,7 +100,7 @@ sub read_body {
         last if $off < length $b;
     }
     is($sent, $TOTAL, 'upload: 100 MiB sent');
-    my ($head, $rest) = read_head($s);
+    my ($head, $rest) = read_response_head($s);
     like($head // '', qr{^HTTP/1\.1 200 }, 'upload: 200');
     my ($cl) = ($head // '') =~ /\r\nContent-Length: (\d+)/i;
     my ($n, undef) = (0);
@@ -118,7 +118,7 @@ my $want;
 {
     my $c = Cerb::Conn->new($direct) or die;
     syswrite($c->sock, "GET /?size=$TOTAL HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
-    my ($head, $rest) = read_head($c->sock);
+    my ($head, $rest) = read_response_head($c->sock);
     my ($got, $sum) = read_body($c->sock, $TOTAL, $rest // '');
     is($got, $TOTAL, 'the origin itself sends 100 MiB');
     $want = $sum;
@@ -127,7 +127,7 @@ $peak = 0;
 {
     my $c = Cerb::Conn->new($port) or die;
     syswrite($c->sock, "GET /?size=$TOTAL HTTP/1.1\r\nHost: a\r\n\r\n");
-    my ($head, $rest) = read_head($c->sock);
+    my ($head, $rest) = read_response_head($c->sock);
     like($head // '', qr{\r\nContent-Length: $TOTAL\r\n}i, 'download: Content-Length 100 MiB');
     my ($got, $sum) = read_body($c->sock, $TOTAL, $rest // '');
     is($got, $TOTAL, 'download: 100 MiB received');
@@ -140,7 +140,7 @@ $peak = 0;
 {
     my $c = Cerb::Conn->new($port) or die;
     syswrite($c->sock, "GET /?size=$TOTAL&chunked=1&chunk=65536 HTTP/1.1\r\nHost: a\r\n\r\n");
-    my ($head, $rest) = read_head($c->sock);
+    my ($head, $rest) = read_response_head($c->sock);
     like($head // '', qr{\r\nTransfer-Encoding: chunked\r\n}i, 'stalled reader: chunked 100 MiB');
     for (1 .. 10) { sleep 0.1; rss_kb() }
     cmp_ok($peak, '<', $LIMIT_KB, sprintf('stalled reader: the proxy does not buffer the response (peak %.1f MiB)', $peak / 1024));

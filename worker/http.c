@@ -95,18 +95,15 @@ conn_close(struct conn *c)
     close(c->io.fd);
     free(c->body_buf);
     c->body_buf = NULL;
-    if (c->head_buf != NULL) {
-        size_t cap = c->head_big ? 0 : BLOCK_SIZE;
-        http_block_put(w, &c->head_buf, &cap);
-    }
+    http_block_put(w, &c->head_buf, c->head_big ? 0 : BLOCK_SIZE);
     if (c->prev)
         c->prev->next = c->next;
     else
         w->conns = c->next;
     if (c->next)
         c->next->prev = c->prev;
-    http_block_put(w, &c->in, &c->in_cap);
-    c->in_len = 0;
+    http_block_put(w, &c->in, c->in_cap);
+    c->in_cap = c->in_len = 0;
     c->next = w->free_conns;
     w->free_conns = c;
     http_client_gone(w, c->l);
@@ -163,8 +160,8 @@ http_accept(struct ev_loop *loop, struct ev_io *io, uint32_t events)
             return;
         }
         struct addr peer;
-        peer.len = sizeof(peer.ss);
-        int fd = accept4(io->fd, (struct sockaddr *)&peer.ss, &peer.len,
+        peer.len = sizeof(peer.sin6);
+        int fd = accept4(io->fd, &peer.sa, &peer.len,
                          SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED)
@@ -404,10 +401,7 @@ respond(struct conn *c, const struct http_request *req, int status,
                                  "0\r\nConnection: close\r\n\r\n");
         no_body = true;
     }
-    if (c->head_buf != NULL) {
-        size_t cap = c->head_big ? 0 : BLOCK_SIZE;
-        http_block_put(w, &c->head_buf, &cap);
-    }
+    http_block_put(w, &c->head_buf, c->head_big ? 0 : BLOCK_SIZE);
     c->head_buf = h.len <= BLOCK_SIZE ? http_block_get(w) : malloc(h.len);
     if (c->head_buf == NULL) {
         conn_close(c);
@@ -418,7 +412,13 @@ respond(struct conn *c, const struct http_request *req, int status,
     c->iov[0].iov_base = c->head_buf;
     c->iov[0].iov_len = h.len;
     c->iovcnt = 1;
-    if (blen > 0 && !no_body) {
+    if (ret == NULL && blen > 0 && !no_body && !c->head_big &&
+        h.len + blen <= BLOCK_SIZE) {
+        /* a message of our own goes out with the head: the caller's
+         * text need not outlive this call */
+        memcpy(c->head_buf + h.len, body, blen);
+        c->iov[0].iov_len += blen;
+    } else if (blen > 0 && !no_body) {
         c->iov[1].iov_base = (void *)body;
         c->iov[1].iov_len = blen;
         c->iovcnt = 2;
@@ -439,9 +439,9 @@ respond_error(struct conn *c, int status, const char *why)
             "%s", peer, c->l->name, status, http_reason(status), why);
     c->close_after = true;
     c->unread = true;           /* what else it sends is unknown */
-    snprintf(c->err_body, sizeof(c->err_body), "%d %s\n", status,
-             http_reason(status));
-    respond(c, NULL, status, NULL, c->err_body);
+    char body[64];
+    snprintf(body, sizeof(body), "%d %s\n", status, http_reason(status));
+    respond(c, NULL, status, NULL, body);
 }
 
 /* ---- request handling ------------------------------------------------ */
@@ -597,10 +597,7 @@ request_done(struct conn *c)
 
     free(c->body_buf);
     c->body_buf = NULL;
-    if (c->head_buf != NULL) {
-        size_t cap = c->head_big ? 0 : BLOCK_SIZE;
-        http_block_put(w, &c->head_buf, &cap);
-    }
+    http_block_put(w, &c->head_buf, c->head_big ? 0 : BLOCK_SIZE);
     proxy_release(c);
     alog_end(c, 0);
     if (c->close_after) {
@@ -609,8 +606,10 @@ request_done(struct conn *c)
     }
     c->state = c->discard > 0 ? CS_BODY : CS_HEAD;
     c->idle = c->state == CS_HEAD && c->in_len == 0;
-    if (c->idle)
-        http_block_put(w, &c->in, &c->in_cap);     /* nothing to keep */
+    if (c->idle) {
+        http_block_put(w, &c->in, c->in_cap);      /* nothing to keep */
+        c->in_cap = 0;
+    }
     if (c->state == CS_BODY)
         ev_timer_start(w->loop, &c->timer, (uint64_t)c->l->body_timeout);
     else if (c->idle)
@@ -812,11 +811,11 @@ http_block_get(struct worker *w)
 }
 
 void
-http_block_put(struct worker *w, char **p, size_t *cap)
+http_block_put(struct worker *w, char **p, size_t cap)
 {
     if (*p == NULL)
         return;
-    if (*cap == BLOCK_SIZE && w->nblocks < BLOCKS_KEPT) {
+    if (cap == BLOCK_SIZE && w->nblocks < BLOCKS_KEPT) {
         *(void **)*p = w->blocks;
         w->blocks = *p;
         w->nblocks++;
@@ -824,7 +823,6 @@ http_block_put(struct worker *w, char **p, size_t *cap)
         free(*p);
     }
     *p = NULL;
-    *cap = 0;
 }
 
 void

@@ -29,23 +29,22 @@ struct conn {
     struct worker *w;
     const struct conf_listener *l;
     struct conn *prev, *next;
-    struct addr peer;
-    char *in;
-    size_t in_cap, in_len;
-    int state;
-    int64_t discard;            /* request body bytes still to skip */
-    char *head_buf;             /* response head being written, or NULL */
-    bool head_big;              /* head_buf was malloc'd, not a block */
-    char *body_buf;             /* expanded body (variables), or NULL */
-    char err_body[64];          /* body of a proxy-made error response */
     struct conn *pending_next;  /* on the worker's pending list */
-    bool pending;
-    struct iovec iov[2];
-    int iovcnt;
-    unsigned nreq;
-    size_t req_head_len;        /* head of the request being handled */
+    char *in;
+    char *head_buf;             /* response head being written, or NULL */
+    char *body_buf;             /* expanded body (variables), or NULL */
     struct proxy *px;           /* the exchange with a server, when proxying */
     struct reqlog *rl;          /* the access-log line in progress */
+    int64_t discard;            /* request body bytes still to skip */
+    struct iovec iov[2];
+    struct addr peer;
+    uint32_t in_cap, in_len;
+    uint32_t req_head_len;      /* head of the request being handled */
+    unsigned nreq;
+    uint8_t state;
+    uint8_t iovcnt;
+    bool head_big;              /* head_buf was malloc'd, not a block */
+    bool pending;
     bool close_after;
     bool close_after_req;       /* what the request itself asked */
     bool idle;                  /* between requests, no byte read */
@@ -55,6 +54,9 @@ struct conn {
     bool rdhup;                 /* the client's EOF was reported */
     bool unread;                /* the client may still be sending */
 };
+/* Every idle keep-alive connection costs this struct and nothing else
+ * in user space: keep it within a 256-byte malloc chunk. */
+_Static_assert(sizeof(struct conn) <= 248, "struct conn grew");
 
 struct worker {
     struct worker_args *args;
@@ -111,8 +113,8 @@ void http_conn_close(struct conn *c);
 void http_request_id(struct worker *w, char *out);
 void http_yield(struct conn *c);
 char *http_block_get(struct worker *w);
-/* Gives back *p (of capacity *cap; larger ones are freed) and clears it. */
-void http_block_put(struct worker *w, char **p, size_t *cap);
+/* Gives back *p (of capacity cap; other sizes are freed) and clears *p. */
+void http_block_put(struct worker *w, char **p, size_t cap);
 void http_blocks_free(struct worker *w);
 
 /* tcp.c: L4 listeners */

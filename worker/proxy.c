@@ -525,7 +525,7 @@ proxy_connect(struct conn *c)
             return;
         }
         u = calloc(1, sizeof(*u));
-        int fd = u ? socket(s->addr.ss.ss_family,
+        int fd = u ? socket(s->addr.sa.sa_family,
                             SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)
                    : -1;
         if (fd < 0) {
@@ -544,7 +544,7 @@ proxy_connect(struct conn *c)
         ev_timer_init(&u->timer, up_idle_timeout, u);
         shm_conn_add(w->args->shm, (unsigned)w->args->row, s->slot, 1);
         p->u = u;
-        if (connect(fd, (const struct sockaddr *)&s->addr.ss, s->addr.len) < 0
+        if (connect(fd, &s->addr.sa, s->addr.len) < 0
             && errno != EINPROGRESS) {
             log_warn("pool \"%s\": connect to %s: %s", p->pool->name,
                      s->address, strerror(errno));
@@ -1192,8 +1192,9 @@ proxy_release(struct conn *c)
 
     if (p == NULL || p->u != NULL)
         return;
-    http_block_put(c->w, &p->head, &p->head_cap);
-    http_block_put(c->w, &p->rhead, &p->rhead_cap);
+    http_block_put(c->w, &p->head, p->head_cap);
+    http_block_put(c->w, &p->rhead, p->rhead_cap);
+    p->head_cap = p->rhead_cap = 0;
     p->head_len = p->head_off = p->rhead_len = p->rhead_off = 0;
     p->next_free = c->w->free_px;
     c->w->free_px = p;
@@ -1230,8 +1231,8 @@ proxy_free(struct conn *c)
 {
     if (c->px == NULL)
         return;
-    http_block_put(c->w, &c->px->head, &c->px->head_cap);
-    http_block_put(c->w, &c->px->rhead, &c->px->rhead_cap);
+    http_block_put(c->w, &c->px->head, c->px->head_cap);
+    http_block_put(c->w, &c->px->rhead, c->px->rhead_cap);
     free(c->px);
     c->px = NULL;
 }

@@ -148,7 +148,7 @@ tcp_connect_next(struct tcp_conn *t)
             return;
         }
         t->srv = s;
-        int fd = socket(s->addr.ss.ss_family,
+        int fd = socket(s->addr.sa.sa_family,
                         SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
         if (fd < 0) {
             log_error("socket: %s", strerror(errno));
@@ -158,7 +158,7 @@ tcp_connect_next(struct tcp_conn *t)
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
         shm_conn_add(t->w->args->shm, (unsigned)t->w->args->row, s->slot, 1);
         t->uio.fd = fd;
-        if (connect(fd, (const struct sockaddr *)&s->addr.ss, s->addr.len) < 0 &&
+        if (connect(fd, &s->addr.sa, s->addr.len) < 0 &&
             errno != EINPROGRESS) {
             log_warn("pool \"%s\": connect to %s: %s", p->name, s->address,
                      strerror(errno));

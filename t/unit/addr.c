@@ -21,7 +21,7 @@ parse_is(const char *s, unsigned flags, const char *want, int family,
         return;
     }
     addr_format(&a, buf, sizeof(buf));
-    ok(strcmp(buf, want) == 0 && a.ss.ss_family == family &&
+    ok(strcmp(buf, want) == 0 && a.sa.sa_family == family &&
        addr_port(&a) == port,
        "  and reads back as \"%s\" (got \"%s\", port %d)", want, buf,
        addr_port(&a));
@@ -132,7 +132,7 @@ test_format(void)
 
     struct addr none;
     memset(&none, 0, sizeof(none));
-    none.ss.ss_family = AF_UNIX;
+    none.sa.sa_family = AF_UNIX;
     addr_format(&none, buf, sizeof(buf));
     is_str(buf, "unix:0", "a non-IP address formats as unix");
     is_int(addr_port(&none), 0, "and has no port");
