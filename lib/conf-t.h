@@ -135,6 +135,8 @@ struct conf_pool {
     int64_t connect_timeout, read_timeout, send_timeout;
     int64_t max_fails, fail_timeout, slow_start;
     int64_t retry_timeout, retry_buffer;
+    int64_t *fail_status;       /* response statuses counted as failures */
+    size_t nfail_status;
 };
 
 struct conf_route {

@@ -8,6 +8,8 @@
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -163,8 +165,27 @@ static const struct conf_key admin_keys[] = {
       0, 0, NULL, NULL },
     { NULL, 0, 0, 0, NULL, 0, 0, 0, NULL, NULL }
 };
+static void
+admin_check(struct conf_ctx *ctx, void *obj, const char *path)
+{
+    struct conf_admin *a = obj;
+    bool loopback = false;
+
+    if (a->address == NULL)
+        return;
+    if (a->addr.sa.sa_family == AF_INET)
+        loopback = (ntohl(a->addr.sin.sin_addr.s_addr) >> 24) == 127;
+    else if (a->addr.sa.sa_family == AF_INET6)
+        loopback = IN6_IS_ADDR_LOOPBACK(&a->addr.sin6.sin6_addr);
+    /* Anyone who reaches it can drain servers: off loopback, a token. */
+    if (!loopback && a->token == NULL)
+        conf_error(ctx, &a->src, "%s.address: %s is not a loopback address; "
+                   "set a token to serve the admin API there", path,
+                   a->address);
+}
+
 static const struct conf_section admin_section = {
-    "admin", sizeof(struct conf_admin), admin_keys, NULL
+    "admin", sizeof(struct conf_admin), admin_keys, admin_check
 };
 
 /* ---- listeners ------------------------------------------------------- */
@@ -303,6 +324,11 @@ sticky_check(struct conf_ctx *ctx, void *obj, const char *path)
     if (s->cookie != NULL && !is_token(s->cookie))
         conf_error(ctx, &s->src, "%s.cookie: invalid cookie name \"%s\"",
                    path, s->cookie);
+    if (s->path != NULL && (s->path[0] != '/' || strpbrk(s->path, ";,\"\\ \t")
+                            != NULL))
+        conf_error(ctx, &s->src, "%s.path: invalid cookie path \"%s\" (it "
+                   "starts with \"/\" and has no ';', ',', quote or space)",
+                   path, s->path);
 }
 
 static const struct conf_key sticky_keys[] = {
@@ -412,6 +438,8 @@ static const struct conf_key pool_keys[] = {
       "0s", 0, 0, MS_HOUR, NULL, NULL },
     { "retry_buffer", CK_SIZE, OFF(struct conf_pool, retry_buffer), 0, "64k",
       0, 0, 64 * 1024 * 1024, NULL, NULL },
+    { "fail_status", CK_INTLIST, OFF(struct conf_pool, fail_status),
+      OFF(struct conf_pool, nfail_status), NULL, 0, 500, 599, NULL, NULL },
     { NULL, 0, 0, 0, NULL, 0, 0, 0, NULL, NULL }
 };
 static const struct conf_section pool_section = {

@@ -6,7 +6,7 @@
 #include <stdint.h>
 
 #define SHM_MAGIC       0x63657262657275ULL     /* "cerberu" */
-#define SHM_VERSION     1
+#define SHM_VERSION     2
 #define SHM_MAX_SERVERS 4096
 /* Counter rows: one per live worker process (old generations draining
  * while new ones run included), so a crash zeroes exactly its own. */
@@ -14,24 +14,36 @@
 #define SHM_KEY_MAX     128
 
 enum { SHM_HEALTH_UP, SHM_HEALTH_DOWN };
+enum { CB_CLOSED, CB_OPEN, CB_HALF_OPEN };
+#define SHM_CONF_STATE_NONE 0xffffffffu   /* a slot no config has set yet */
 
 /* One backend server, keyed by "pool address", stable across reloads.
- * Only the master writes key/in_use/gen_last (before forking);
- * the rest are atomics written by workers and the checker. */
+ * Only the master writes key/in_use/gen_last/conf_state (before
+ * forking); the rest are atomics written by workers, the checker and
+ * the admin API.  Times are CLOCK_MONOTONIC milliseconds, the same
+ * clock in every process. */
 struct shm_server {
     char key[SHM_KEY_MAX];
     uint32_t in_use;
     uint32_t gen_last;          /* newest generation whose config has it */
+    uint32_t conf_state;        /* the state the config last gave it */
     _Atomic uint32_t admin_state;   /* SRV_UP, SRV_DRAIN, SRV_DISABLED */
-    _Atomic uint32_t health;        /* SHM_HEALTH_* */
+    _Atomic uint32_t health;        /* SHM_HEALTH_*: the active checks' verdict */
     _Atomic uint32_t rise_count, fall_count;
-    _Atomic uint32_t passive_fails;
-    _Atomic uint32_t cb_state, cb_failures;
+    _Atomic uint32_t passive_fails; /* within the window from passive_since */
+    _Atomic uint32_t cb_state, cb_failures; /* CB_*; consecutive failures */
     _Atomic uint32_t last_latency_us;
-    _Atomic uint64_t passive_since_ms, down_until_ms, cb_open_until_ms;
+    _Atomic uint32_t checks_ok, checks_failed;
+    _Atomic int64_t active;         /* requests in progress, every worker */
+    _Atomic uint64_t passive_since_ms;
+    _Atomic uint64_t down_until_ms; /* passive: marked down until then */
+    _Atomic uint64_t cb_open_until_ms;  /* open: until; half-open: probe deadline */
+    _Atomic uint64_t up_since_ms;   /* back up at (slow start), 0: from the start */
     _Atomic uint64_t last_check_ms;
+    _Atomic uint64_t rr_next;       /* pool's first server only: the shared
+                                     * round-robin position of the pool */
     _Atomic uint64_t requests, failures;
-    char last_error[64];
+    char last_error[96];
 };
 
 /* Per worker-process counters, in the same row as its connection counts. */
@@ -53,6 +65,7 @@ struct shm_header {
     uint64_t servers_off;       /* struct shm_server[max_servers] */
     uint64_t stats_off;         /* struct shm_row_stats[rows] */
     uint64_t conns_off;         /* _Atomic int64_t[rows][max_servers] */
+    unsigned char sticky_key[32];   /* drawn at creation: sticky cookies */
 };
 
 #endif

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 
 static size_t
 align64(size_t n)
@@ -36,6 +37,11 @@ shm_create(struct shm *s, unsigned max_servers, unsigned rows)
     h->max_servers = max_servers;
     h->rows = rows;
     h->size = size;
+    if (getrandom(h->sticky_key, sizeof(h->sticky_key), 0) !=
+        (ssize_t)sizeof(h->sticky_key)) {
+        munmap(p, size);
+        return -1;
+    }
     h->servers_off = align64(sizeof(*h));
     h->stats_off = h->servers_off + align64(sizeof(struct shm_server) *
                                             max_servers);
@@ -92,6 +98,7 @@ slot_reset(struct shm *s, unsigned slot, const char *key)
 
     memset(sv, 0, sizeof(*sv));
     snprintf(sv->key, sizeof(sv->key), "%s", key);
+    sv->conf_state = SHM_CONF_STATE_NONE;
     for (unsigned r = 0; r < s->hdr->rows; r++)
         atomic_store(shm_conn_cell(s, r, slot), 0);
 }
@@ -138,8 +145,11 @@ shm_conn_total(const struct shm *s, unsigned slot)
 void
 shm_row_zero(struct shm *s, unsigned row)
 {
-    for (unsigned i = 0; i < s->hdr->hwm; i++)
-        atomic_store(shm_conn_cell(s, row, i), 0);
+    for (unsigned i = 0; i < s->hdr->hwm; i++) {
+        int64_t v = atomic_exchange(shm_conn_cell(s, row, i), 0);
+        if (v != 0)
+            atomic_fetch_sub(&s->servers[i].active, v);
+    }
     struct shm_row_stats *st = &s->stats[row];
     atomic_store(&st->pid, 0);
     atomic_store(&st->client_conns, 0);

@@ -37,6 +37,9 @@ shm_conn_cell(const struct shm *s, unsigned row, unsigned slot)
     return &s->conns[(size_t)row * s->hdr->max_servers + slot];
 }
 
+/* A worker's count of active requests (or L4 connections) on a server:
+ * its own cell, for status and for a crash to be forgotten, and the
+ * server's total, which the balancers read. */
 static inline void
 shm_conn_add(const struct shm *s, unsigned row, unsigned slot, int64_t d)
 {
@@ -47,7 +50,8 @@ shm_conn_add(const struct shm *s, unsigned row, unsigned slot, int64_t d)
 /* Active connections to a server summed over every worker row. */
 int64_t shm_conn_total(const struct shm *s, unsigned slot);
 
-/* Master: a worker process ended; forget everything it counted. */
+/* Master: a worker process ended; forget everything it counted (its
+ * cells are taken off the servers' active totals). */
 void shm_row_zero(struct shm *s, unsigned row);
 
 #endif

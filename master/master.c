@@ -242,10 +242,18 @@ bind_server_slots(struct master *m, struct conf *c, unsigned gen,
             }
             sv->slot = (uint32_t)slot;
             struct shm_server *ss = shm_server(&m->shm, (unsigned)slot);
-            atomic_store(&ss->admin_state, (uint32_t)sv->state);
-            if (ss->gen_last == gen && c->pools[p].health &&
-                c->pools[p].health->initial == 1 && ss->last_check_ms == 0)
+            /* The config's state applies to a new server and when the
+             * config changes it; otherwise a state set at run time (the
+             * admin API) survives the reload. */
+            bool fresh = ss->conf_state == SHM_CONF_STATE_NONE;
+            if (ss->conf_state != (uint32_t)sv->state) {
+                atomic_store(&ss->admin_state, (uint32_t)sv->state);
+                ss->conf_state = (uint32_t)sv->state;
+            }
+            if (fresh && c->pools[p].health && c->pools[p].health->initial == 1)
                 atomic_store(&ss->health, SHM_HEALTH_DOWN);
+            else if (c->pools[p].health == NULL)
+                atomic_store(&ss->health, SHM_HEALTH_UP);  /* no checks: no verdict */
         }
     return 0;
 }

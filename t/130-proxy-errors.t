@@ -79,7 +79,8 @@ pools = (
   { name = "slow"; read_timeout = "300ms"; servers = ( { address = "127.0.0.1:%%ORIGIN:a%%"; } ); },
   { name = "failover"; retries = 1; servers = ( { address = "127.0.0.1:$dead1"; },
                                                 { address = "127.0.0.1:%%ORIGIN:a%%"; } ); },
-  { name = "dropfirst"; retries = 1; servers = ( { address = "127.0.0.1:$dropper"; },
+  # max_fails = 0: no passive marking, so the dropper keeps its turn
+  { name = "dropfirst"; retries = 1; max_fails = 0; servers = ( { address = "127.0.0.1:$dropper"; },
                                                  { address = "127.0.0.1:%%ORIGIN:b%%"; } ); },
   { name = "droponly"; retries = 1; servers = ( { address = "127.0.0.1:$dropper"; } ); },
   { name = "single"; retries = 1; servers = ( { address = "127.0.0.1:%%ORIGIN:c%%"; } ); },

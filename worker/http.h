@@ -93,6 +93,11 @@ struct worker {
     struct alog *alogs;         /* open access logs */
     struct alog **alog_of;      /* per listener, or NULL */
     struct ev_timer alog_timer; /* flush */
+    struct pick_pool *pick;     /* per pool: balancing state */
+    bool *pick_ok;              /* scratch for a pick, per server */
+    int64_t *pick_active;
+    unsigned *pick_weight;
+    struct ev_timer idle_check; /* closes idle upstreams of servers out */
 };
 
 #define WORKER_SCRATCH 65536

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "srv.h"
 
 #define UP_BUF        16384
 #define CLIENT_BODY_BUF 16384
@@ -131,7 +132,6 @@ up_close(struct upstream *u)
     ev_timer_stop(w->loop, &u->timer);
     ev_io_forget(w->loop, &u->io);
     close(u->io.fd);
-    shm_conn_add(w->args->shm, (unsigned)w->args->row, u->srv->slot, -1);
     free(u->in);
     free(u);
 }
@@ -187,6 +187,28 @@ up_idle_timeout(struct ev_loop *loop, struct ev_timer *t)
     up_close(u);
 }
 
+/* Idle connections to a server that stopped taking requests (drained,
+ * disabled, down) are closed within a second, as a drain promises. */
+void
+proxy_idle_check(struct ev_loop *loop, struct ev_timer *t)
+{
+    struct worker *w = t->data;
+    unsigned hwm = w->args->shm->hdr->hwm;
+    uint64_t now = ev_now(loop);
+
+    for (unsigned s = 0; s < hwm && s < w->nidle; s++) {
+        if (w->idle[s] == NULL ||
+            srv_selectable(shm_server(w->args->shm, s), now))
+            continue;
+        while (w->idle[s] != NULL) {
+            struct upstream *u = w->idle[s];
+            idle_remove(u);
+            up_close(u);
+        }
+    }
+    ev_timer_start(loop, t, IDLE_CHECK_MS);
+}
+
 void
 proxy_close_idle(struct worker *w)
 {
@@ -198,30 +220,34 @@ proxy_close_idle(struct worker *w)
         }
 }
 
-/* Round robin per worker among servers that take traffic; backups only
- * when no primary does. The server that just failed is skipped. */
-static const struct conf_server *
-pick_server(struct conn *c)
+/* The place taken on the chosen server is given back. */
+static void
+unpick(struct conn *c)
 {
     struct proxy *p = c->px;
-    const struct conf_pool *pool = p->pool;
-    struct worker *w = c->w;
-    unsigned *rr = &w->rr[pool - w->conf->pools];
 
-    for (int backup = 0; backup <= 1; backup++)
-        for (size_t k = 0; k < pool->nservers; k++) {
-            const struct conf_server *s =
-                &pool->servers[(*rr)++ % pool->nservers];
-            struct shm_server *ss = shm_server(w->args->shm, s->slot);
-            if (s->backup != backup ||
-                atomic_load(&ss->admin_state) != SRV_UP ||
-                atomic_load(&ss->health) != SHM_HEALTH_UP)
-                continue;
-            if (s == p->failed && pool->nservers > 1)
-                continue;
-            return s;
-        }
-    return NULL;
+    if (p->srv != NULL) {
+        pick_put(c->w, p->srv);
+        p->srv = NULL;
+    }
+}
+
+/* The chosen server failed this request: it counts against the server
+ * (passive health, breaker), and the request will not go back to it
+ * while another can take it. */
+static void
+server_failed(struct conn *c, const struct conf_server *s, const char *why)
+{
+    struct proxy *p = c->px;
+    size_t i = (size_t)(s - p->pool->servers);
+
+    srv_failure(shm_server(c->w->args->shm, s->slot), p->pool, s,
+                ev_now(c->w->loop), why);
+    p->failed = s;
+    if (i < 64)
+        p->pick.tried |= (uint64_t)1 << i;
+    if (p->srv == s)
+        unpick(c);
 }
 
 /* ---- building the heads ---------------------------------------------- */
@@ -318,6 +344,34 @@ build_request_head(struct conn *c, const struct http_request *req)
     return ADDS(p, "\r\n");
 }
 
+/* The cookie that brings the client back to this server: issued when the
+ * request had none, or one for a server that could not take it. */
+static void
+add_sticky_cookie(struct conn *c, const struct conf_sticky *st, size_t i)
+{
+    struct proxy *p = c->px;
+    char v[64];
+    static const char *const samesite[] = { "Lax", "Strict", "None" };
+
+    RADDS(p, "Set-Cookie: ");
+    RADDS(p, st->cookie);
+    RADDS(p, "=");
+    RADDS(p, pick_token(c->w, p->pool, i));
+    RADDS(p, "; Path=");
+    RADDS(p, st->path);
+    if (st->max_age > 0) {
+        snprintf(v, sizeof(v), "; Max-Age=%lld", (long long)(st->max_age / 1000));
+        RADDS(p, v);
+    }
+    if (st->secure || st->samesite == SAMESITE_NONE)
+        RADDS(p, "; Secure");   /* SameSite=None requires it */
+    if (st->httponly)
+        RADDS(p, "; HttpOnly");
+    RADDS(p, "; SameSite=");
+    RADDS(p, samesite[st->samesite]);
+    RADDS(p, "\r\n");
+}
+
 static int
 build_response_head(struct conn *c, const struct http_response *resp)
 {
@@ -355,6 +409,10 @@ build_response_head(struct conn *c, const struct http_response *resp)
     RADDS(p, "X-Request-ID: ");
     RADDS(p, p->reqid);
     RADDS(p, "\r\n");
+    const struct conf_sticky *st = p->pool->sticky;
+    if (st != NULL && st->cookie != NULL && resp->status >= 200 &&
+        p->u != NULL && p->pick.sticky != (int)(p->u->srv - p->pool->servers))
+        add_sticky_cookie(c, st, (size_t)(p->u->srv - p->pool->servers));
     if (resp->status >= 200 && c->rl != NULL) {
         c->rl->status = resp->status;
         c->rl->upstream_status = resp->status;
@@ -394,6 +452,7 @@ proxy_fail(struct conn *c, int status, const char *why)
         up_close(p->u);
         p->u = NULL;
     }
+    unpick(c);
     if (p->client_started) {
         char peer[ADDR_TEXT_MAX];
         addr_format(&c->peer, peer, sizeof(peer));
@@ -430,6 +489,8 @@ proxy_start(struct conn *c, const struct http_request *req,
     p->pool = r->pool;
     p->failed = NULL;
     p->force = NULL;
+    p->srv = NULL;
+    pick_prepare(c->w, r->pool, req, &c->peer, &p->pick);
     p->tries = 0;
     p->tunnel = false;
     p->method = req->method_id;
@@ -494,14 +555,22 @@ proxy_connect(struct conn *c)
     struct worker *w = c->w;
 
     for (;;) {
-        const struct conf_server *s = p->force ? p->force
-                                    : p->tries++ <= (unsigned)p->pool->retries
-                                    ? pick_server(c) : NULL;
+        /* A stale pooled connection is retried on the same server (whose
+         * place this request still holds); else a new choice. */
+        bool full = false;
+        const struct conf_server *s = p->force;
+        if (s == NULL) {
+            unpick(c);
+            if (p->tries++ <= (unsigned)p->pool->retries)
+                s = pick_server(w, p->pool, &p->pick, &full);
+            p->srv = s;
+        }
         p->fresh = p->force != NULL;
         p->force = NULL;
         if (s == NULL) {
             proxy_fail(c, p->failed ? 502 : 503, p->failed
                        ? "no server of the pool could be reached"
+                       : full ? "every server of the pool is at max_conns"
                        : "no server of the pool is available");
             return;
         }
@@ -542,17 +611,17 @@ proxy_connect(struct conn *c)
         u->nreq = 1;
         ev_io_init(&u->io, fd, up_event, u);
         ev_timer_init(&u->timer, up_idle_timeout, u);
-        shm_conn_add(w->args->shm, (unsigned)w->args->row, s->slot, 1);
         p->u = u;
         if (connect(fd, &s->addr.sa, s->addr.len) < 0
             && errno != EINPROGRESS) {
+            char why[128];
+            snprintf(why, sizeof(why), "connect: %s", strerror(errno));
             log_warn("pool \"%s\": connect to %s: %s", p->pool->name,
                      s->address, strerror(errno));
-            atomic_fetch_add_explicit(&ss->failures, 1, memory_order_relaxed);
-            p->failed = s;
             p->u = NULL;
             u->c = NULL;
             up_close(u);
+            server_failed(c, s, why);
             continue;
         }
         if (ev_io_start(w->loop, &u->io,
@@ -593,10 +662,7 @@ proxy_upstream_failed(struct conn *c, const char *what, int err)
             p->force = u->srv;          /* same server, new connection */
         } else {
             log_warn("pool \"%s\": %s", p->pool->name, why);
-            p->failed = u->srv;
-            atomic_fetch_add_explicit(&shm_server(c->w->args->shm,
-                                      u->srv->slot)->failures, 1,
-                                      memory_order_relaxed);
+            server_failed(c, u->srv, why);
         }
         u->c = NULL;
         up_close(u);
@@ -617,6 +683,8 @@ proxy_upstream_failed(struct conn *c, const char *what, int err)
         proxy_connect(c);
         return;
     }
+    if (!stale)
+        server_failed(c, u->srv, why);
     proxy_fail(c, 502, why);
 }
 
@@ -728,6 +796,25 @@ scan_response_body(struct proxy *p, struct upstream *u, const char **why)
 }
 
 /* Parses a response head in u->in. 1: parsed; 0: need more; -1: invalid. */
+/* A final response head came: a success for the server, unless the pool
+ * counts its status as a failure. */
+static void
+response_outcome(struct conn *c, int status)
+{
+    struct proxy *p = c->px;
+    const struct conf_server *s = p->u->srv;
+    struct shm_server *ss = shm_server(c->w->args->shm, s->slot);
+
+    for (size_t i = 0; i < p->pool->nfail_status; i++)
+        if (p->pool->fail_status[i] == status) {
+            char why[64];
+            snprintf(why, sizeof(why), "status %d", status);
+            srv_failure(ss, p->pool, s, ev_now(c->w->loop), why);
+            return;
+        }
+    srv_success(ss, p->pool, s);
+}
+
 static int
 parse_response(struct conn *c, const char **why)
 {
@@ -752,6 +839,7 @@ parse_response(struct conn *c, const char **why)
             return 1;
         }
         p->head_seen = true;
+        response_outcome(c, resp.status);
         bool no_body = p->method == HTTP_HEAD || resp.status == 204 ||
                        resp.status == 304 || resp.status == 101;
         p->up_keep = !resp.conn_close && resp.version == 11;
@@ -1102,10 +1190,11 @@ proxy_timeout(struct conn *c)
         log_warn("pool \"%s\": connect to %s: timed out", p->pool->name,
                  p->u ? p->u->srv->address : "?");
         if (p->u != NULL) {
-            p->failed = p->u->srv;
+            const struct conf_server *s = p->u->srv;
             p->u->c = NULL;
             up_close(p->u);
             p->u = NULL;
+            server_failed(c, s, "connect: timed out");
         }
         if (p->tries <= (unsigned)p->pool->retries) {
             proxy_connect(c);
@@ -1131,6 +1220,8 @@ proxy_timeout(struct conn *c)
             http_conn_close(c);     /* an idle tunnel ends quietly */
             return;
         }
+        if (p->u != NULL && !p->head_seen)
+            server_failed(c, p->u->srv, why);
         proxy_fail(c, 504, why);    /* mid-response: logged and closed */
     }
 }
@@ -1164,15 +1255,16 @@ up_event(struct ev_loop *loop, struct ev_io *io, uint32_t ev)
         getsockopt(u->io.fd, SOL_SOCKET, SO_ERROR, &err, &len);
         if (err != 0 || (ev & EPOLLERR)) {
             struct proxy *p = c->px;
+            const struct conf_server *s = u->srv;
+            char why[128];
+            snprintf(why, sizeof(why), "connect: %s",
+                     strerror(err ? err : ECONNREFUSED));
             log_warn("pool \"%s\": connect to %s: %s", p->pool->name,
-                     u->srv->address, strerror(err ? err : ECONNREFUSED));
-            atomic_fetch_add_explicit(&shm_server(c->w->args->shm,
-                                      u->srv->slot)->failures, 1,
-                                      memory_order_relaxed);
-            p->failed = u->srv;
+                     s->address, strerror(err ? err : ECONNREFUSED));
             u->c = NULL;
             up_close(u);
             p->u = NULL;
+            server_failed(c, s, why);
             proxy_connect(c);
             return;
         }
@@ -1192,6 +1284,7 @@ proxy_release(struct conn *c)
 
     if (p == NULL || p->u != NULL)
         return;
+    unpick(c);
     http_block_put(c->w, &p->head, p->head_cap);
     http_block_put(c->w, &p->rhead, p->rhead_cap);
     p->head_cap = p->rhead_cap = 0;
@@ -1231,6 +1324,7 @@ proxy_free(struct conn *c)
 {
     if (c->px == NULL)
         return;
+    unpick(c);
     http_block_put(c->w, &c->px->head, c->px->head_cap);
     http_block_put(c->w, &c->px->rhead, c->px->rhead_cap);
     free(c->px);

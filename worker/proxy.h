@@ -3,6 +3,7 @@
 #define CERB_PROXY_H
 
 #include "http.h"
+#include "pick.h"
 #include "http_chunk.h"
 
 /* One TCP connection to a server, busy with a client or idle in its pool. */
@@ -34,7 +35,9 @@ struct proxy {
     struct upstream *u;
     const struct conf_route *route;
     const struct conf_pool *pool;
-    const struct conf_server *failed;   /* skip when picking again */
+    const struct conf_server *failed;   /* the last server that failed */
+    const struct conf_server *srv;      /* holds a place (pick_put owed) */
+    struct pick_req pick;               /* what the request gives the choice */
     const struct conf_server *force;    /* retry a stale pooled one here */
     bool fresh;                         /* ... on a new connection */
     bool send_broken;                   /* the server stopped reading */
@@ -85,5 +88,8 @@ void proxy_free_all(struct worker *w);
 void proxy_free(struct conn *c);
 bool proxy_client_gone(struct conn *c);
 void proxy_close_idle(struct worker *w);
+/* Timer: closes idle upstreams of servers that take no requests. */
+void proxy_idle_check(struct ev_loop *loop, struct ev_timer *t);
+#define IDLE_CHECK_MS 1000
 
 #endif

@@ -4,12 +4,15 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "log.h"
+#include "pick.h"
+#include "srv.h"
 
 #define TCP_BUF 16384
 
@@ -30,8 +33,10 @@ struct tcp_conn {
     struct tcp_dir up, down;    /* client->server, server->client */
     struct tcp_conn *prev, *next;
     struct addr peer;
+    struct pick_req pick;
     unsigned tries;
     bool connected;
+    bool held;                  /* srv's place is taken (pick_put owed) */
 };
 
 static void tcp_event(struct ev_loop *loop, struct ev_io *io, uint32_t ev);
@@ -46,7 +51,31 @@ tcp_upstream_close(struct tcp_conn *t)
     ev_io_forget(t->w->loop, &t->uio);
     close(t->uio.fd);
     t->uio.fd = -1;
-    shm_conn_add(t->w->args->shm, (unsigned)t->w->args->row, t->srv->slot, -1);
+}
+
+static void
+tcp_unpick(struct tcp_conn *t)
+{
+    if (t->held) {
+        pick_put(t->w, t->srv);
+        t->held = false;
+    }
+}
+
+/* The server failed this connection: it counts against it, and the next
+ * try goes elsewhere while another server can take it. */
+static void
+tcp_failed(struct tcp_conn *t, const char *why)
+{
+    const struct conf_pool *p = t->l->pool;
+    size_t i = (size_t)(t->srv - p->servers);
+
+    log_warn("pool \"%s\": connect to %s: %s", p->name, t->srv->address, why);
+    srv_failure(shm_server(t->w->args->shm, t->srv->slot), p, t->srv,
+                ev_now(t->w->loop), why);
+    if (i < 64)
+        t->pick.tried |= (uint64_t)1 << i;
+    tcp_connect_next(t);
 }
 
 static void
@@ -56,6 +85,7 @@ tcp_close(struct tcp_conn *t)
 
     ev_timer_stop(w->loop, &t->timer);
     tcp_upstream_close(t);
+    tcp_unpick(t);
     ev_io_forget(w->loop, &t->cio);
     close(t->cio.fd);
     if (t->prev)
@@ -76,29 +106,6 @@ tcp_close_all(struct worker *w)
         tcp_close(w->tcp_conns);
 }
 
-/* Round robin over the servers that take traffic; backups only when no
- * primary is left to try for this connection. */
-static const struct conf_server *
-tcp_pick(struct tcp_conn *t)
-{
-    const struct conf_pool *p = t->l->pool;
-    unsigned *rr = &t->w->rr[p - t->w->conf->pools];
-
-    for (int backup = 0; backup <= 1; backup++)
-        for (size_t k = 0; k < p->nservers; k++) {
-            const struct conf_server *s = &p->servers[(*rr)++ % p->nservers];
-            struct shm_server *ss = shm_server(t->w->args->shm, s->slot);
-            if (s->backup != backup ||
-                atomic_load(&ss->admin_state) != SRV_UP ||
-                atomic_load(&ss->health) != SHM_HEALTH_UP)
-                continue;
-            if (t->srv == s && p->nservers > 1)
-                continue;       /* the one that just failed */
-            return s;
-        }
-    return NULL;
-}
-
 void
 tcp_accept(struct worker *w, const struct conf_listener *l, int fd,
            const struct addr *peer)
@@ -115,6 +122,7 @@ tcp_accept(struct worker *w, const struct conf_listener *l, int fd,
     t->l = l;
     t->peer = *peer;
     t->uio.fd = -1;
+    pick_prepare(w, l->pool, NULL, peer, &t->pick);
     ev_io_init(&t->cio, fd, tcp_event, t);
     ev_timer_init(&t->timer, tcp_timeout, t);
     t->next = w->tcp_conns;
@@ -138,16 +146,22 @@ tcp_connect_next(struct tcp_conn *t)
 
     tcp_upstream_close(t);
     for (;;) {
+        bool full = false;
+        tcp_unpick(t);
         const struct conf_server *s = t->tries++ <= (unsigned)p->retries
-                                      ? tcp_pick(t) : NULL;
+                                      ? pick_server(t->w, p, &t->pick, &full)
+                                      : NULL;
         if (s == NULL) {
             addr_format(&t->peer, peer, sizeof(peer));
             log_error("listener \"%s\": client %s: no server of pool \"%s\" "
-                      "could be reached", t->l->name, peer, p->name);
+                      "%s", t->l->name, peer, p->name, t->pick.tried
+                      ? "could be reached" : full ? "has room (max_conns)"
+                      : "is available");
             tcp_close(t);
             return;
         }
         t->srv = s;
+        t->held = true;
         int fd = socket(s->addr.sa.sa_family,
                         SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
         if (fd < 0) {
@@ -156,14 +170,14 @@ tcp_connect_next(struct tcp_conn *t)
         }
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-        shm_conn_add(t->w->args->shm, (unsigned)t->w->args->row, s->slot, 1);
         t->uio.fd = fd;
         if (connect(fd, &s->addr.sa, s->addr.len) < 0 &&
             errno != EINPROGRESS) {
-            log_warn("pool \"%s\": connect to %s: %s", p->name, s->address,
-                     strerror(errno));
+            char why[128];
+            snprintf(why, sizeof(why), "%s", strerror(errno));
             tcp_upstream_close(t);
-            continue;
+            tcp_failed(t, why);
+            return;
         }
         ev_io_init(&t->uio, fd, tcp_event, t);
         if (ev_io_start(t->w->loop, &t->uio,
@@ -227,14 +241,13 @@ tcp_event(struct ev_loop *loop, struct ev_io *io, uint32_t ev)
         socklen_t len = sizeof(err);
         getsockopt(t->uio.fd, SOL_SOCKET, SO_ERROR, &err, &len);
         if (err != 0 || (ev & EPOLLERR)) {
-            log_warn("pool \"%s\": connect to %s: %s", p->name,
-                     t->srv->address, strerror(err ? err : ECONNREFUSED));
-            tcp_connect_next(t);
+            tcp_failed(t, strerror(err ? err : ECONNREFUSED));
             return;
         }
         if (!(ev & EPOLLOUT))
             return;
         t->connected = true;
+        srv_success(shm_server(t->w->args->shm, t->srv->slot), p, t->srv);
     }
     if (tcp_pump(&t->up, t->cio.fd, t->uio.fd) < 0 ||
         tcp_pump(&t->down, t->uio.fd, t->cio.fd) < 0 ||
@@ -252,9 +265,7 @@ tcp_timeout(struct ev_loop *loop, struct ev_timer *tm)
 
     (void)loop;
     if (!t->connected) {
-        log_warn("pool \"%s\": connect to %s: timed out", t->l->pool->name,
-                 t->srv->address);
-        tcp_connect_next(t);
+        tcp_failed(t, "timed out");
         return;
     }
     tcp_close(t);               /* idle for read_timeout */

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "pick.h"
 #include "proxy.h"
 
 static void
@@ -87,6 +88,13 @@ worker_main(struct worker_args *a)
                    "log)", a->slot);
         return 1;
     }
+    if (pick_init(&w) < 0) {
+        child_fail(a, "worker %d: cannot set up balancing: %s", a->slot,
+                   strerror(errno));
+        return 1;
+    }
+    ev_timer_init(&w.idle_check, proxy_idle_check, &w);
+    ev_timer_start(w.loop, &w.idle_check, IDLE_CHECK_MS);
     ev_timer_init(&w.pending_timer, http_run_pending, &w);
     ev_timer_init(&w.resume_timer, http_resume_accept, &w);
     ev_io_init(&w.sig_io, sfd, on_signal, &w);
@@ -118,6 +126,7 @@ worker_main(struct worker_args *a)
     http_free_pool(&w);
     proxy_free_all(&w);
     http_blocks_free(&w);
+    pick_free(&w);
     for (size_t i = 0; i < w.nlsn; i++)
         close(w.lsn[i].io.fd);
     pcre2_match_data_free(w.match_data);
