@@ -54,6 +54,7 @@ my $B = $ENV{BIG_CONNS};
 # key, title, TLS?, body size (for MiB/s), short name for the summary
 my @scen = (
     [ka => "1. HTTP/1.1 keep-alive, 100-byte responses, $C connections", undef, undef, '1. keep-alive, 100 B'],
+    [lc => "1b. As 1, with least_conn balancing (cerberus least_conn, nginx least_conn, HAProxy leastconn)", undef, undef, '1b. keep-alive, least_conn'],
     [close => "2. New TCP connection per request (Connection: close), 100-byte responses, $C connections", undef, undef, '2. connection per request'],
     ['tls-ka-ecdsa' => "3a. HTTPS keep-alive, ECDSA P-256 certificate, 100-byte responses, $C connections", 'tls', undef, '3a. HTTPS keep-alive, ECDSA'],
     ['tls-ka-rsa' => "3b. HTTPS keep-alive, RSA-2048 certificate, 100-byte responses, $C connections", 'tls', undef, '3b. HTTPS keep-alive, RSA'],
@@ -63,7 +64,7 @@ my @scen = (
     ['1m' => "5b. 1 MiB responses, $B connections", undef, 1048576, '5b. 1 MiB responses'],
 );
 my %ran = map { $_ => 1 } split ' ', $ENV{SCENARIOS};
-my %scen_key = (ka => 'ka', close => 'close', 'tls-ka-ecdsa' => 'tls-ka',
+my %scen_key = (ka => 'ka', lc => 'lc', close => 'close', 'tls-ka-ecdsa' => 'tls-ka',
                 'tls-ka-rsa' => 'tls-ka', 'tls-hs-ecdsa' => 'tls-hs',
                 'tls-hs-rsa' => 'tls-hs', '64k' => 'big', '1m' => 'big');
 
@@ -137,6 +138,10 @@ for my $sc (@scen) {
     print " |\n";
 }
 print "\n";
+if ($ran{ka} && $ran{lc} && defined $cpu->('lc', 'cerberus')) {
+    print "cerberus least_conn ÷ round_robin (CPU per request, scenario 1b ÷ 1): ",
+        ratio($cpu->('lc', 'cerberus'), $cpu->('ka', 'cerberus')), "\n\n";
+}
 print "Idle connections (KiB of RSS each) and syscalls per request: sections 6 and\n"
     . "\"System calls per request\" below; problems (crashes) at the end.\n\n";
 

@@ -26,7 +26,7 @@ cd "$ROOT" || exit 1
 : "${WRK_THREADS:=1}"
 : "${UPSTREAM_KEEPALIVE:=32}" # idle server connections kept per worker (cerberus, nginx)
 : "${PROXIES:=cerberus nginx haproxy}"
-: "${SCENARIOS:=ka close tls-ka tls-hs big idle gateway syscalls}"
+: "${SCENARIOS:=ka lc close tls-ka tls-hs big idle gateway syscalls}"
 : "${OUT:=bench/RESULTS.md}"
 : "${KEEP:=0}"
 : "${CERBERUS:=build/cerberus}" "${ORIGIN:=build/t/origin}"
@@ -368,6 +368,7 @@ scenario_wrk() {    # scenario_wrk NAME CONNS PATH [https-kind] [HEADER]
 }
 
 has ka     && scenario_wrk ka "$CONNS" "/?size=100"
+has lc     && scenario_wrk lc "$CONNS" "/lc/?size=100"
 has close  && scenario_wrk close "$CONNS" "/?size=100" "" "Connection: close"
 if has tls-ka; then
     scenario_wrk tls-ka-ecdsa "$CONNS" "/?size=100" ecdsa

@@ -39,6 +39,69 @@ http_header_find(const struct http_request *req, const char *name)
     return NULL;
 }
 
+bool
+http_cookie_get(const struct http_request *req, const char *name,
+           struct http_str *out)
+{
+    size_t nl = strlen(name);
+
+    for (size_t i = 0; i < req->nheaders; i++) {
+        if (!http_str_ieq(req->headers[i].name, "cookie"))
+            continue;
+        const char *p = req->headers[i].value.p;
+        const char *end = p + req->headers[i].value.len;
+        while (p < end) {
+            while (p < end && (*p == ' ' || *p == ';' || *p == '\t'))
+                p++;
+            const char *eq = memchr(p, '=', (size_t)(end - p));
+            const char *semi = memchr(p, ';', (size_t)(end - p));
+            if (semi == NULL)
+                semi = end;
+            if (eq != NULL && eq < semi && (size_t)(eq - p) == nl &&
+                memcmp(p, name, nl) == 0) {
+                const char *v = eq + 1, *ve = semi;
+                while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
+                    ve--;
+                if (ve - v >= 2 && *v == '"' && ve[-1] == '"') {
+                    v++;
+                    ve--;
+                }
+                out->p = v;
+                out->len = (size_t)(ve - v);
+                return true;
+            }
+            p = semi;
+        }
+    }
+    return false;
+}
+
+bool
+http_query_get(struct http_str q, const char *name, struct http_str *out)
+{
+    size_t nl = strlen(name);
+    const char *p = q.p, *end = q.p + q.len;
+
+    if (q.p == NULL)
+        return false;
+    if (p < end && *p == '?')
+        p++;
+    while (p < end) {
+        const char *amp = memchr(p, '&', (size_t)(end - p));
+        if (amp == NULL)
+            amp = end;
+        const char *eq = memchr(p, '=', (size_t)(amp - p));
+        const char *ne = eq ? eq : amp;
+        if ((size_t)(ne - p) == nl && memcmp(p, name, nl) == 0) {
+            out->p = eq ? eq + 1 : amp;
+            out->len = (size_t)(amp - out->p);
+            return true;
+        }
+        p = amp + 1;
+    }
+    return false;
+}
+
 static const struct {
     const char *name;
     int id;

@@ -57,6 +57,14 @@ int http_parse_request(const char *buf, size_t len,
 const struct http_header *http_header_find(const struct http_request *req,
                                            const char *name);
 bool http_str_ieq(struct http_str s, const char *lit);
+/* The value of cookie `name` in the request's Cookie headers (quotes
+ * removed), or false. */
+bool http_cookie_get(const struct http_request *req, const char *name,
+                     struct http_str *out);
+/* The value of parameter `name` in a query string ("a=1&b" gives "" for
+ * b), or false. */
+bool http_query_get(struct http_str query, const char *name,
+                    struct http_str *out);
 const char *http_reason(int status);
 
 #endif

@@ -159,69 +159,6 @@ pick_token(struct worker *w, const struct conf_pool *pool, size_t i)
 
 /* ---- what the request brings -------------------------------------------- */
 
-static bool
-cookie_get(const struct http_request *req, const char *name,
-           struct http_str *out)
-{
-    size_t nl = strlen(name);
-
-    for (size_t i = 0; i < req->nheaders; i++) {
-        if (!http_str_ieq(req->headers[i].name, "cookie"))
-            continue;
-        const char *p = req->headers[i].value.p;
-        const char *end = p + req->headers[i].value.len;
-        while (p < end) {
-            while (p < end && (*p == ' ' || *p == ';' || *p == '\t'))
-                p++;
-            const char *eq = memchr(p, '=', (size_t)(end - p));
-            const char *semi = memchr(p, ';', (size_t)(end - p));
-            if (semi == NULL)
-                semi = end;
-            if (eq != NULL && eq < semi && (size_t)(eq - p) == nl &&
-                memcmp(p, name, nl) == 0) {
-                const char *v = eq + 1, *ve = semi;
-                while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
-                    ve--;
-                if (ve - v >= 2 && *v == '"' && ve[-1] == '"') {
-                    v++;
-                    ve--;
-                }
-                out->p = v;
-                out->len = (size_t)(ve - v);
-                return true;
-            }
-            p = semi;
-        }
-    }
-    return false;
-}
-
-static bool
-query_get(struct http_str q, const char *name, struct http_str *out)
-{
-    size_t nl = strlen(name);
-    const char *p = q.p, *end = q.p + q.len;
-
-    if (q.p == NULL)
-        return false;
-    if (p < end && *p == '?')
-        p++;
-    while (p < end) {
-        const char *amp = memchr(p, '&', (size_t)(end - p));
-        if (amp == NULL)
-            amp = end;
-        const char *eq = memchr(p, '=', (size_t)(amp - p));
-        const char *ne = eq ? eq : amp;
-        if ((size_t)(ne - p) == nl && memcmp(p, name, nl) == 0) {
-            out->p = eq ? eq + 1 : amp;
-            out->len = (size_t)(amp - out->p);
-            return true;
-        }
-        p = amp + 1;
-    }
-    return false;
-}
-
 static uint64_t
 addr_hash(const struct addr *a)
 {
@@ -258,9 +195,9 @@ pick_prepare(struct worker *w, const struct conf_pool *pool,
                 found = true;
             }
         } else if (strncmp(k, "cookie:", 7) == 0) {
-            found = cookie_get(req, arg + 1, &v);
+            found = http_cookie_get(req, arg + 1, &v);
         } else if (strncmp(k, "query:", 6) == 0) {
-            found = query_get(req->query, arg + 1, &v);
+            found = http_query_get(req->query, arg + 1, &v);
         }
         if (found) {
             rq->hash = bal_hash(v.p, v.len);
@@ -270,7 +207,7 @@ pick_prepare(struct worker *w, const struct conf_pool *pool,
     if (st != NULL && st->cookie != NULL && req != NULL) {
         struct http_str v;
         struct pick_pool *pp = &w->pick[pool - w->conf->pools];
-        if (cookie_get(req, st->cookie, &v) && v.len == STICKY_TOKEN_LEN)
+        if (http_cookie_get(req, st->cookie, &v) && v.len == STICKY_TOKEN_LEN)
             for (size_t i = 0; i < pool->nservers; i++)
                 if (memcmp(pp->token[i], v.p, STICKY_TOKEN_LEN) == 0) {
                     rq->sticky = (int)i;

@@ -82,6 +82,18 @@ check(const char *buf, size_t size, const struct http_limits *lim)
     CHECK(http_parse_request(buf, (size_t)r - 1, lim, &again, &st2, &why2) ==
           HTTP_PARSE_AGAIN);
 
+    /* What balancing reads: cookies and query parameters, in the head. */
+    static const char *const names[] = { "sid", "id", "a", "" };
+    for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
+        struct http_str v = { NULL, 0 };
+        if (http_cookie_get(&req, names[k], &v))
+            CHECK(inside(v, buf, (size_t)r));
+        v.p = NULL;
+        v.len = 0;
+        if (http_query_get(req.query, names[k], &v))
+            CHECK(inside(v, buf, (size_t)r));
+    }
+
     /* What the worker does next with the path. */
     char norm[512];
     size_t n = uri_normalize_path(req.path.p, req.path.len, norm, sizeof(norm));
