@@ -80,10 +80,10 @@ bool
 http_query_get(struct http_str q, const char *name, struct http_str *out)
 {
     size_t nl = strlen(name);
-    const char *p = q.p, *end = q.p + q.len;
 
     if (q.p == NULL)
         return false;
+    const char *p = q.p, *end = q.p + q.len;
     if (p < end && *p == '?')
         p++;
     while (p < end) {
@@ -97,6 +97,8 @@ http_query_get(struct http_str q, const char *name, struct http_str *out)
             out->len = (size_t)(amp - out->p);
             return true;
         }
+        if (amp == end)
+            break;
         p = amp + 1;
     }
     return false;
