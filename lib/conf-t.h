@@ -109,6 +109,7 @@ struct conf_sticky {
     struct conf_src src;
     char *cookie;
     char *source;
+    char *secret;               /* HMAC key for cookie values, or NULL */
     char *path;
     int64_t max_age;
     bool secure, httponly;

@@ -318,6 +318,11 @@ sticky_check(struct conf_ctx *ctx, void *obj, const char *path)
     if ((s->cookie == NULL) == (s->source == NULL))
         conf_error(ctx, &s->src, "%s: set exactly one of cookie or source",
                    path);
+    if (s->secret != NULL && s->cookie == NULL)
+        conf_error(ctx, &s->src, "%s.secret: only used with cookie", path);
+    if (s->secret != NULL && strlen(s->secret) < 16)
+        conf_error(ctx, &s->src, "%s.secret: too short (at least 16 "
+                   "characters)", path);
     if (s->source != NULL && strcmp(s->source, "ip") != 0)
         conf_error(ctx, &s->src, "%s.source: invalid value \"%s\" (expected "
                    "\"ip\")", path, s->source);
@@ -338,6 +343,8 @@ static const struct conf_key sticky_keys[] = {
       0, 0, NULL, NULL },
     { "path", CK_STR, OFF(struct conf_sticky, path), 0, "/", 0, 0, 0, NULL,
       NULL },
+    { "secret", CK_STR, OFF(struct conf_sticky, secret), 0, NULL, CF_NONEMPTY,
+      0, 0, NULL, NULL },
     { "max_age", CK_DURATION, OFF(struct conf_sticky, max_age), 0, "0s", 0, 0,
       365 * MS_DAY, NULL, NULL },
     { "secure", CK_BOOL, OFF(struct conf_sticky, secure), 0, "false", 0, 0, 0,

@@ -102,17 +102,23 @@ pick_init(struct worker *w)
                 return -1;
             const struct shm_header *h = w->args->shm->hdr;
             for (size_t i = 0; i < pool->nservers; i++) {
-                /* Opaque: an HMAC of pool and address under a key the
-                 * master drew at start, so the cookie names the server
-                 * to cerberus alone (and cannot be forged to another). */
+                /* Opaque: an HMAC of pool and address under the pool's
+                 * secret or a key the master drew at start, so the
+                 * cookie names the server to cerberus alone (and cannot
+                 * be forged to name another). */
                 char msg[SHM_KEY_MAX + ADDR_TEXT_MAX];
                 int l = snprintf(msg, sizeof(msg), "%s\n%s", pool->name,
                                  pool->servers[i].address);
                 unsigned char mac[EVP_MAX_MD_SIZE];
                 unsigned ml = 0;
-                if (HMAC(EVP_sha256(), h->sticky_key, sizeof(h->sticky_key),
-                         (const unsigned char *)msg, (size_t)l, mac,
-                         &ml) == NULL)
+                const void *key = h->sticky_key;
+                int kl = (int)sizeof(h->sticky_key);
+                if (pool->sticky->secret != NULL) {
+                    key = pool->sticky->secret;
+                    kl = (int)strlen(pool->sticky->secret);
+                }
+                if (HMAC(EVP_sha256(), key, kl, (const unsigned char *)msg,
+                         (size_t)l, mac, &ml) == NULL)
                     return -1;
                 b64url(mac, 16, pp->token[i]);
             }
