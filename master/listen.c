@@ -57,6 +57,46 @@ listen_find(struct master *m, const struct addr *a)
     return NULL;
 }
 
+/* The admin API's one socket (the checker accepts on it, no
+ * SO_REUSEPORT): kept while its address stays the same, so a reload
+ * loses no queued admin request; a new address is bound before the old
+ * socket is closed at commit. */
+static int
+admin_prepare(struct master *m, const struct conf *c, char *err, size_t len)
+{
+    char why[256];
+
+    m->admin_new = -1;
+    m->admin_drop = false;
+    if (c->admin == NULL) {
+        m->admin_drop = m->admin_fd >= 0;
+        return 0;
+    }
+    if (m->admin_fd >= 0 && addr_equal(&m->admin_addr, &c->admin->addr))
+        return 0;
+    int fd = open_socket(&c->admin->addr, 128, false, why, sizeof(why));
+    if (fd < 0) {
+        snprintf(err, len, "%s:%d: admin: cannot listen on %s: %s",
+                 c->admin->src.file, c->admin->src.line, c->admin->address,
+                 why);
+        listen_rollback(m);
+        return -1;
+    }
+    m->admin_new = fd;
+    m->admin_new_addr = c->admin->addr;
+    m->admin_drop = m->admin_fd >= 0;
+    return 0;
+}
+
+/* The admin socket a checker running config c serves (-1: none). */
+int
+listen_admin_fd(const struct master *m, const struct conf *c)
+{
+    if (c->admin == NULL)
+        return -1;
+    return m->admin_new >= 0 ? m->admin_new : m->admin_fd;
+}
+
 /* Binds what the config c needs that is not open yet. Sockets already
  * open for an address are kept (their queued connections with them), and
  * never closed when the number of workers shrinks: the remaining workers
@@ -117,7 +157,7 @@ fail_bind:
         listen_rollback(m);
         return -1;
     }
-    return 0;
+    return admin_prepare(m, c, err, len);
 }
 
 /* After a generation started: the master's copies of sockets no listener
@@ -138,6 +178,22 @@ listen_commit(struct master *m)
         m->lsocks[j++] = *ls;
     }
     m->nlsocks = j;
+    if (m->admin_drop) {
+        char a[ADDR_TEXT_MAX];
+        addr_format(&m->admin_addr, a, sizeof(a));
+        log_notice("closing admin listener %s", a);
+        close(m->admin_fd);
+        m->admin_fd = -1;
+    }
+    if (m->admin_new >= 0) {
+        char a[ADDR_TEXT_MAX];
+        addr_format(&m->admin_new_addr, a, sizeof(a));
+        log_notice("admin API on http://%s/", a);
+        m->admin_fd = m->admin_new;
+        m->admin_addr = m->admin_new_addr;
+    }
+    m->admin_new = -1;
+    m->admin_drop = false;
 }
 
 /* A failed reload: close what listen_prepare opened (a socket in the
@@ -159,6 +215,10 @@ listen_rollback(struct master *m)
             m->lsocks[j++] = *ls;
     }
     m->nlsocks = j;
+    if (m->admin_new >= 0)
+        close(m->admin_new);
+    m->admin_new = -1;
+    m->admin_drop = false;
 }
 
 void
@@ -170,4 +230,9 @@ listen_close_all(struct master *m)
     free(m->lsocks);
     m->lsocks = NULL;
     m->nlsocks = 0;
+    if (m->admin_fd >= 0)
+        close(m->admin_fd);
+    if (m->admin_new >= 0)
+        close(m->admin_new);
+    m->admin_fd = m->admin_new = -1;
 }

@@ -578,6 +578,7 @@ master_run(const char *conf_path, const char *pid_path, bool daemon,
     m->notify_fd = notify_fd;
     m->daemon = daemon;
     m->pid_fd = -1;
+    m->admin_fd = m->admin_new = -1;
     if (realpath(conf_path, m->conf_path) == NULL) {
         snprintf(err, sizeof(err), "%s: cannot read: %s", conf_path,
                  strerror(errno));

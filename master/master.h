@@ -57,6 +57,12 @@ struct master {
     unsigned nold;
     struct lsock *lsocks;
     size_t nlsocks;
+    int admin_fd;               /* the admin API's socket (the checker serves
+                                 * it), or -1 */
+    struct addr admin_addr;
+    int admin_new;              /* opened by the pending listen_prepare, or -1 */
+    struct addr admin_new_addr;
+    bool admin_drop;            /* listen_commit closes admin_fd */
     struct child *children;
     size_t nchildren, capchildren;
     struct shm shm;
@@ -86,6 +92,7 @@ void listen_commit(struct master *m);
 void listen_rollback(struct master *m);
 void listen_close_all(struct master *m);
 struct lsock *listen_find(struct master *m, const struct addr *a);
+int listen_admin_fd(const struct master *m, const struct conf *c);
 
 /* process.c */
 int process_spawn(struct master *m, int kind, int slot, struct conf *c,

@@ -120,6 +120,7 @@ child_main(struct master *m, int kind, int slot, int row, struct conf *c,
     struct worker_args a = {
         .conf = c, .shm = &m->shm, .slot = slot, .row = row,
         .generation = gen, .listeners = wl, .ready_fd = ready_fd,
+        .admin_fd = -1,
     };
     if (wl == NULL) {
         child_fail(&a, "out of memory");
@@ -127,6 +128,8 @@ child_main(struct master *m, int kind, int slot, int row, struct conf *c,
     }
     keep[nkeep++] = ready_fd;
     keep[nkeep++] = log_fd();
+    if (kind == CHILD_CHECKER && (a.admin_fd = listen_admin_fd(m, c)) >= 0)
+        keep[nkeep++] = a.admin_fd;
     for (size_t i = 0; i < c->nlisteners && kind == CHILD_WORKER; i++) {
         struct lsock *ls = listen_find(m, &c->listeners[i].addr);
         wl[i].conf = &c->listeners[i];

@@ -19,6 +19,7 @@ struct worker_args {
     unsigned generation;
     struct worker_listener *listeners;  /* [conf->nlisteners] */
     int ready_fd;               /* write "R" when serving, "E..." on failure */
+    int admin_fd;               /* checker: the admin API's socket, or -1 */
 };
 
 int worker_main(struct worker_args *a);
