@@ -78,17 +78,23 @@ static char *
 status_read(const char *pid_path)
 {
     char path[PATH_MAX + 16];
-    static char buf[65536];
+    static char buf[1 << 20];   /* a line per server: room for thousands */
+    size_t got = 0;
+    ssize_t n;
 
     status_path_for(pid_path, path, sizeof(path));
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return NULL;
-    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    while (got < sizeof(buf) - 1 &&
+           ((n = read(fd, buf + got, sizeof(buf) - 1 - got)) > 0 ||
+            (n < 0 && errno == EINTR)))
+        if (n > 0)
+            got += (size_t)n;
     close(fd);
-    if (n <= 0)
+    if (got == 0)
         return NULL;
-    buf[n] = '\0';
+    buf[got] = '\0';
     return buf;
 }
 
@@ -393,6 +399,123 @@ ctl_reopen(const char *conf_path, const char *pid_path)
     return 0;
 }
 
+/* One server line of the status file, for the table. */
+struct srow {
+    char pool[128], server[128], state[16], health[32], circuit[16];
+    char active[24], requests[24], failures[24], weight[16], backup[8];
+    char error[128];
+};
+
+/* The value of " key=" in line[0..len): up to the next space, or the rest
+ * of the line for the last key. */
+static void
+line_field(const char *line, size_t len, const char *key, bool rest,
+           char *out, size_t outlen)
+{
+    size_t kl = strlen(key);
+
+    snprintf(out, outlen, "-");
+    for (size_t i = 0; i + kl + 2 <= len; i++) {
+        if (line[i] != ' ' || strncmp(line + i + 1, key, kl) != 0 ||
+            line[i + 1 + kl] != '=')
+            continue;
+        const char *v = line + i + kl + 2;
+        size_t vl = len - (size_t)(v - line);
+        if (!rest) {
+            const char *sp = memchr(v, ' ', vl);
+            if (sp != NULL)
+                vl = (size_t)(sp - v);
+        }
+        if (vl > 0)
+            snprintf(out, outlen, "%.*s", (int)vl, v);
+        return;
+    }
+}
+
+/* "server=POOL ADDR key=value ... last_error=TEXT" */
+static void
+srow_parse(const char *line, size_t len, struct srow *r)
+{
+    const char *sp1 = memchr(line, ' ', len);
+    size_t pl = sp1 ? (size_t)(sp1 - line) : len;
+    const char *a = sp1 ? sp1 + 1 : line + len;
+    const char *sp2 = memchr(a, ' ', len - (size_t)(a - line));
+    size_t al = sp2 ? (size_t)(sp2 - a) : len - (size_t)(a - line);
+
+    snprintf(r->pool, sizeof(r->pool), "%.*s", (int)pl, line);
+    snprintf(r->server, sizeof(r->server), "%.*s", (int)al, a);
+    line_field(line, len, "state", false, r->state, sizeof(r->state));
+    line_field(line, len, "health", false, r->health, sizeof(r->health));
+    line_field(line, len, "circuit", false, r->circuit, sizeof(r->circuit));
+    line_field(line, len, "active", false, r->active, sizeof(r->active));
+    line_field(line, len, "requests", false, r->requests,
+               sizeof(r->requests));
+    line_field(line, len, "failures", false, r->failures,
+               sizeof(r->failures));
+    line_field(line, len, "weight", false, r->weight, sizeof(r->weight));
+    line_field(line, len, "backup", false, r->backup, sizeof(r->backup));
+    snprintf(r->backup, sizeof(r->backup), "%s",
+             strcmp(r->backup, "1") == 0 ? "yes" : "no");
+    line_field(line, len, "last_error", true, r->error, sizeof(r->error));
+}
+
+#define SROW_COLS 11
+
+static const bool srow_right[SROW_COLS] = {
+    false, false, false, false, false, true, true, true, true, false, false
+};
+
+static void
+srow_print(const char *const v[SROW_COLS], const int w[SROW_COLS])
+{
+    printf("  ");
+    for (int i = 0; i < SROW_COLS; i++) {
+        if (i == SROW_COLS - 1)
+            printf("  %s", v[i]);
+        else if (srow_right[i])
+            printf("  %*s", w[i], v[i]);
+        else
+            printf("  %-*s", w[i], v[i]);
+    }
+    printf("\n");
+}
+
+/* The pools' servers as a table: one row per server line of the status
+ * file, columns as wide as their widest value. */
+static void
+print_server_table(const char *st)
+{
+    static const char *const head[SROW_COLS] = {
+        "POOL", "SERVER", "STATE", "HEALTH", "CIRCUIT", "ACTIVE", "REQUESTS",
+        "FAILURES", "WEIGHT", "BACKUP", "LAST ERROR"
+    };
+    int w[SROW_COLS];
+    struct srow r;
+
+    for (int i = 0; i < SROW_COLS; i++)
+        w[i] = (int)strlen(head[i]);
+    for (int pass = 0; pass < 2; pass++) {
+        if (pass == 1)
+            srow_print(head, w);
+        for (const char *p = st; (p = strstr(p, "\nserver=")) != NULL; p++) {
+            const char *l = p + 8;
+            const char *nl = strchr(l, '\n');
+            srow_parse(l, nl ? (size_t)(nl - l) : strlen(l), &r);
+            const char *v[SROW_COLS] = {
+                r.pool, r.server, r.state, r.health, r.circuit, r.active,
+                r.requests, r.failures, r.weight, r.backup, r.error
+            };
+            if (pass == 1) {
+                srow_print(v, w);
+                continue;
+            }
+            for (int i = 0; i < SROW_COLS; i++)
+                if ((int)strlen(v[i]) > w[i])
+                    w[i] = (int)strlen(v[i]);
+        }
+    }
+}
+
 int
 ctl_status(const char *conf_path, const char *pid_path)
 {
@@ -453,6 +576,10 @@ ctl_status(const char *conf_path, const char *pid_path)
     for (const char *p = st; (p = strstr(p, "\nchecker=")) != NULL; p++) {
         const char *nl = strchr(p + 1, '\n');
         printf("    checker pid=%.*s\n", (int)(nl ? nl - p - 9 : 0), p + 9);
+    }
+    if (strstr(st, "\nserver=") != NULL) {
+        printf("  pools:\n");
+        print_server_table(st);
     }
     printf("  listeners:\n");
     for (const char *p = st; (p = strstr(p, "\nlistener=")) != NULL; p++) {

@@ -8,6 +8,18 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "srv.h"
+
+static void
+word(const char *s, char *out, size_t len)
+{
+    size_t o = 0;
+
+    for (; *s && o + 1 < len; s++)
+        if (*s != ' ')
+            out[o++] = *s;
+    out[o] = '\0';
+}
 
 /* Written whole to a temporary name and renamed, so readers never see a
  * half-written file. One "key=value" per line. */
@@ -56,20 +68,30 @@ status_write(struct master *m)
                 (unsigned long long)atomic_load(&st->requests),
                 c->stopping ? " draining" : "");
     }
-    static const char *const state[] = { "up", "drain", "disabled" };
+    uint64_t now = srv_now();
     for (size_t p = 0; p < m->conf->npools; p++) {
         const struct conf_pool *pool = &m->conf->pools[p];
         for (size_t k = 0; k < pool->nservers; k++) {
             const struct conf_server *sv = &pool->servers[k];
             struct shm_server *ss = shm_server(&m->shm, sv->slot);
-            unsigned st = atomic_load(&ss->admin_state);
+            char health[32], err[sizeof(ss->last_error)];
+            /* One word per value: "down (passive)" is "down(passive)". */
+            word(srv_health_name(ss, now), health, sizeof(health));
+            memcpy(err, ss->last_error, sizeof(err));
+            err[sizeof(err) - 1] = '\0';
+            for (char *e = err; *e; e++)
+                if ((unsigned char)*e < 0x20 || *e == 0x7f)
+                    *e = ' ';
+            /* last_error is last: the rest of the line, spaces and all. */
             fprintf(f, "server=%s %s state=%s health=%s conns=%lld "
-                    "requests=%llu failures=%llu\n", pool->name, sv->address,
-                    st < 3 ? state[st] : "?",
-                    atomic_load(&ss->health) == SHM_HEALTH_UP ? "up" : "down",
+                    "requests=%llu failures=%llu active=%lld circuit=%s "
+                    "weight=%lld backup=%d last_error=%s\n", pool->name,
+                    sv->address, srv_state_name(ss, now), health,
                     (long long)shm_conn_total(&m->shm, sv->slot),
                     (unsigned long long)atomic_load(&ss->requests),
-                    (unsigned long long)atomic_load(&ss->failures));
+                    (unsigned long long)atomic_load(&ss->failures),
+                    (long long)atomic_load(&ss->active), srv_breaker_name(ss),
+                    (long long)sv->weight, sv->backup ? 1 : 0, err);
         }
     }
     for (size_t i = 0; i < m->conf->nlisteners; i++) {
