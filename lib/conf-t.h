@@ -57,6 +57,50 @@ struct conf_admin {
     char *token;
 };
 
+struct conf_cert {
+    struct conf_src src;
+    char *cert, *key;           /* PEM files (cert: with its chain) */
+    char *ocsp;                 /* DER OCSP response to staple, or NULL */
+    bool is_default;
+};
+
+enum { VERIFY_NONE, VERIFY_OPTIONAL, VERIFY_REQUIRED };
+
+struct conf_tls {
+    struct conf_src src;
+    struct conf_cert *certificates;
+    size_t ncertificates;
+    bool strict_sni;
+    char **protocols;
+    size_t nprotocols;
+    char *ciphers, *ciphersuites, *curves;
+    bool prefer_server_ciphers;
+    char **alpn;
+    size_t nalpn;
+    bool session_tickets;
+    int64_t ticket_key_lifetime;    /* ms */
+    int64_t handshake_timeout;      /* ms */
+    int verify_client;
+    char *client_ca;
+    char *client_subject_header, *client_fingerprint_header;
+    char *hsts;
+    bool ktls;
+    void *ctx;                  /* struct tls_server (lib/tls.c), built at load */
+};
+
+/* TLS to a pool's servers. */
+struct conf_upstream_tls {
+    struct conf_src src;
+    bool verify;
+    char *ca;                   /* NULL: the system's trust store */
+    char *sni;                  /* NULL: the host of each server's address */
+    char *cert, *key;           /* client certificate (mTLS), or NULL */
+    char **protocols;
+    size_t nprotocols;
+    char *ciphers;
+    void *ctx;                  /* SSL_CTX, built at load */
+};
+
 struct conf_listener {
     struct conf_src src;
     char *name;
@@ -76,6 +120,9 @@ struct conf_listener {
     int64_t max_request_line;
     int64_t max_headers;
     bool trust_request_id;      /* keep a valid X-Request-ID from clients */
+    struct conf_tls *tls;       /* TLS termination, or NULL */
+    bool redirect_https;        /* plain listener: 301 to the TLS listener */
+    const struct conf_listener *https;  /* ... that one (resolved) */
     struct conf_pool *pool;     /* resolved from pool_name */
     unsigned index;
 };
@@ -136,6 +183,7 @@ struct conf_pool {
     int64_t connect_timeout, read_timeout, send_timeout;
     int64_t max_fails, fail_timeout, slow_start;
     int64_t retry_timeout, retry_buffer;
+    struct conf_upstream_tls *tls;  /* TLS to the servers, or NULL */
     int64_t *fail_status;       /* response statuses counted as failures */
     size_t nfail_status;
 };

@@ -1,5 +1,6 @@
 /* conf_schema: the declared config keys (type, default, range) and checks. */
 #include "conf.h"
+#include "tls.h"
 #include "paths.h"
 
 #include <ctype.h>
@@ -27,6 +28,9 @@ static const char *const balance_choices[] = {
 static const char *const srv_state_choices[] = { "up", "drain", "disabled", NULL };
 static const char *const hc_type_choices[] = { "http", "tcp", NULL };
 static const char *const hc_initial_choices[] = { "up", "down", NULL };
+static const char *const verify_client_choices[] = {
+    "none", "optional", "required", NULL
+};
 static const char *const samesite_choices[] = { "lax", "strict", "none", NULL };
 static const char *const alog_format_choices[] = { "combined", "json", NULL };
 static const char *const log_level_choices[] = {
@@ -188,6 +192,155 @@ static const struct conf_section admin_section = {
     "admin", sizeof(struct conf_admin), admin_keys, admin_check
 };
 
+/* ---- TLS ---------------------------------------------------------------- */
+
+static void
+cert_check(struct conf_ctx *ctx, void *obj, const char *path)
+{
+    struct conf_cert *c = obj;
+
+    (void)path;
+    resolve_path(ctx, &c->cert);
+    resolve_path(ctx, &c->key);
+    resolve_path(ctx, &c->ocsp);
+}
+
+static const struct conf_key cert_keys[] = {
+    { "cert", CK_STR, OFF(struct conf_cert, cert), 0, NULL,
+      CF_REQUIRED | CF_NONEMPTY, 0, 0, NULL, NULL },
+    { "key", CK_STR, OFF(struct conf_cert, key), 0, NULL,
+      CF_REQUIRED | CF_NONEMPTY, 0, 0, NULL, NULL },
+    { "ocsp", CK_STR, OFF(struct conf_cert, ocsp), 0, NULL, CF_NONEMPTY, 0, 0,
+      NULL, NULL },
+    { "default", CK_BOOL, OFF(struct conf_cert, is_default), 0, "false", 0, 0,
+      0, NULL, NULL },
+    { NULL, 0, 0, 0, NULL, 0, 0, 0, NULL, NULL }
+};
+static const struct conf_section cert_section = {
+    "certificate", sizeof(struct conf_cert), cert_keys, cert_check
+};
+
+static char *default_protocols[] = { "TLSv1.2", "TLSv1.3" };
+static char *default_alpn[] = { "http/1.1" };
+
+static void
+tls_check(struct conf_ctx *ctx, void *obj, const char *path)
+{
+    struct conf_tls *t = obj;
+
+    resolve_path(ctx, &t->client_ca);
+    if (t->nprotocols == 0) {
+        t->protocols = default_protocols;
+        t->nprotocols = 2;
+    }
+    if (t->nalpn == 0) {
+        t->alpn = default_alpn;
+        t->nalpn = 1;
+    }
+    if (t->verify_client != VERIFY_NONE && t->client_ca == NULL)
+        conf_error(ctx, &t->src, "%s: verify_client \"%s\" needs client_ca",
+                   path, t->verify_client == VERIFY_REQUIRED ? "required"
+                                                              : "optional");
+    if (t->client_subject_header != NULL && !is_token(t->client_subject_header))
+        conf_error(ctx, &t->src, "%s.client_subject_header: invalid header "
+                   "name \"%s\"", path, t->client_subject_header);
+    if (t->client_fingerprint_header != NULL &&
+        !is_token(t->client_fingerprint_header))
+        conf_error(ctx, &t->src, "%s.client_fingerprint_header: invalid "
+                   "header name \"%s\"", path, t->client_fingerprint_header);
+    if (t->hsts != NULL && has_ctl(t->hsts))
+        conf_error(ctx, &t->src, "%s.hsts: control characters are not allowed",
+                   path);
+    for (size_t i = 0; i < t->ncertificates; i++)
+        if (t->certificates[i].cert == NULL || t->certificates[i].key == NULL)
+            return;             /* reported; nothing to load */
+    if (t->ncertificates > 0)
+        tls_conf_server(ctx, t, path);
+}
+
+static const struct conf_key tls_keys[] = {
+    { "certificates", CK_LIST, OFF(struct conf_tls, certificates),
+      OFF(struct conf_tls, ncertificates), NULL, CF_REQUIRED | CF_NONEMPTY, 0,
+      0, NULL, SEC(cert_section) },
+    { "strict_sni", CK_BOOL, OFF(struct conf_tls, strict_sni), 0, "false", 0,
+      0, 0, NULL, NULL },
+    { "protocols", CK_STRLIST, OFF(struct conf_tls, protocols),
+      OFF(struct conf_tls, nprotocols), NULL, 0, 0, 0, NULL, NULL },
+    { "ciphers", CK_STR, OFF(struct conf_tls, ciphers), 0, NULL, CF_NONEMPTY,
+      0, 0, NULL, NULL },
+    { "ciphersuites", CK_STR, OFF(struct conf_tls, ciphersuites), 0, NULL,
+      CF_NONEMPTY, 0, 0, NULL, NULL },
+    { "curves", CK_STR, OFF(struct conf_tls, curves), 0, "X25519:P-256:P-384",
+      CF_NONEMPTY, 0, 0, NULL, NULL },
+    { "prefer_server_ciphers", CK_BOOL,
+      OFF(struct conf_tls, prefer_server_ciphers), 0, "true", 0, 0, 0, NULL,
+      NULL },
+    { "alpn", CK_STRLIST, OFF(struct conf_tls, alpn), OFF(struct conf_tls, nalpn),
+      NULL, 0, 0, 0, NULL, NULL },
+    { "session_tickets", CK_BOOL, OFF(struct conf_tls, session_tickets), 0,
+      "true", 0, 0, 0, NULL, NULL },
+    { "ticket_key_lifetime", CK_DURATION,
+      OFF(struct conf_tls, ticket_key_lifetime), 0, "12h", 0, 60 * 1000,
+      7 * MS_DAY, NULL, NULL },
+    { "handshake_timeout", CK_DURATION, OFF(struct conf_tls, handshake_timeout),
+      0, "10s", 0, 1, MS_HOUR, NULL, NULL },
+    { "verify_client", CK_ENUM, OFF(struct conf_tls, verify_client), 0, "none",
+      0, 0, 0, verify_client_choices, NULL },
+    { "client_ca", CK_STR, OFF(struct conf_tls, client_ca), 0, NULL,
+      CF_NONEMPTY, 0, 0, NULL, NULL },
+    { "client_subject_header", CK_STR,
+      OFF(struct conf_tls, client_subject_header), 0, "X-Client-Subject",
+      CF_NONEMPTY, 0, 0, NULL, NULL },
+    { "client_fingerprint_header", CK_STR,
+      OFF(struct conf_tls, client_fingerprint_header), 0,
+      "X-Client-Fingerprint", CF_NONEMPTY, 0, 0, NULL, NULL },
+    { "hsts", CK_STR, OFF(struct conf_tls, hsts), 0, NULL, CF_NONEMPTY, 0, 0,
+      NULL, NULL },
+    { "ktls", CK_BOOL, OFF(struct conf_tls, ktls), 0, "false", 0, 0, 0, NULL,
+      NULL },
+    { NULL, 0, 0, 0, NULL, 0, 0, 0, NULL, NULL }
+};
+static const struct conf_section tls_section = {
+    "tls", sizeof(struct conf_tls), tls_keys, tls_check
+};
+
+static void
+upstream_tls_check(struct conf_ctx *ctx, void *obj, const char *path)
+{
+    struct conf_upstream_tls *t = obj;
+
+    resolve_path(ctx, &t->ca);
+    resolve_path(ctx, &t->cert);
+    resolve_path(ctx, &t->key);
+    if (t->nprotocols == 0) {
+        t->protocols = default_protocols;
+        t->nprotocols = 2;
+    }
+    tls_conf_upstream(ctx, t, path);
+}
+
+static const struct conf_key upstream_tls_keys[] = {
+    { "verify", CK_BOOL, OFF(struct conf_upstream_tls, verify), 0, "true", 0,
+      0, 0, NULL, NULL },
+    { "ca", CK_STR, OFF(struct conf_upstream_tls, ca), 0, NULL, CF_NONEMPTY, 0,
+      0, NULL, NULL },
+    { "sni", CK_STR, OFF(struct conf_upstream_tls, sni), 0, NULL, CF_NONEMPTY,
+      0, 0, NULL, NULL },
+    { "cert", CK_STR, OFF(struct conf_upstream_tls, cert), 0, NULL,
+      CF_NONEMPTY, 0, 0, NULL, NULL },
+    { "key", CK_STR, OFF(struct conf_upstream_tls, key), 0, NULL, CF_NONEMPTY,
+      0, 0, NULL, NULL },
+    { "protocols", CK_STRLIST, OFF(struct conf_upstream_tls, protocols),
+      OFF(struct conf_upstream_tls, nprotocols), NULL, 0, 0, 0, NULL, NULL },
+    { "ciphers", CK_STR, OFF(struct conf_upstream_tls, ciphers), 0, NULL,
+      CF_NONEMPTY, 0, 0, NULL, NULL },
+    { NULL, 0, 0, 0, NULL, 0, 0, 0, NULL, NULL }
+};
+static const struct conf_section upstream_tls_section = {
+    "tls", sizeof(struct conf_upstream_tls), upstream_tls_keys,
+    upstream_tls_check
+};
+
 /* ---- listeners ------------------------------------------------------- */
 
 static void
@@ -200,6 +353,12 @@ listener_check(struct conf_ctx *ctx, void *obj, const char *path)
     if (l->protocol == PROTO_HTTP && l->pool_name != NULL)
         conf_error(ctx, &l->src, "%s: pool is for tcp listeners; http "
                    "listeners send traffic to pools through routes", path);
+    if (l->protocol == PROTO_TCP && l->tls != NULL)
+        conf_error(ctx, &l->src, "%s: tls is for http listeners (a tcp "
+                   "listener relays bytes as they are)", path);
+    if (l->tls != NULL && l->redirect_https)
+        conf_error(ctx, &l->src, "%s: redirect_https is for plain listeners; "
+                   "this one has tls", path);
 }
 
 static const struct conf_key listener_keys[] = {
@@ -237,6 +396,10 @@ static const struct conf_key listener_keys[] = {
       0, 1, 100, NULL, NULL },
     { "trust_request_id", CK_BOOL, OFF(struct conf_listener, trust_request_id),
       0, "false", 0, 0, 0, NULL, NULL },
+    { "tls", CK_GROUP, OFF(struct conf_listener, tls), 0, NULL, 0, 0, 0, NULL,
+      SEC(tls_section) },
+    { "redirect_https", CK_BOOL, OFF(struct conf_listener, redirect_https), 0,
+      "false", 0, 0, 0, NULL, NULL },
     { NULL, 0, 0, 0, NULL, 0, 0, 0, NULL, NULL }
 };
 static const struct conf_section listener_section = {
@@ -445,6 +608,8 @@ static const struct conf_key pool_keys[] = {
       "0s", 0, 0, MS_HOUR, NULL, NULL },
     { "retry_buffer", CK_SIZE, OFF(struct conf_pool, retry_buffer), 0, "64k",
       0, 0, 64 * 1024 * 1024, NULL, NULL },
+    { "tls", CK_GROUP, OFF(struct conf_pool, tls), 0, NULL, 0, 0, 0, NULL,
+      SEC(upstream_tls_section) },
     { "fail_status", CK_INTLIST, OFF(struct conf_pool, fail_status),
       OFF(struct conf_pool, nfail_status), NULL, 0, 500, 599, NULL, NULL },
     { NULL, 0, 0, 0, NULL, 0, 0, 0, NULL, NULL }
@@ -606,6 +771,14 @@ root_check(struct conf_ctx *ctx, void *obj, const char *path)
             l->access_log = c->access_log;
         if (l->max_request_line > l->max_header_size)
             l->max_request_line = l->max_header_size;
+        if (l->redirect_https) {
+            for (size_t j = 0; j < c->nlisteners && l->https == NULL; j++)
+                if (c->listeners[j].tls != NULL)
+                    l->https = &c->listeners[j];
+            if (l->https == NULL)
+                conf_error(ctx, &l->src, "listeners[%zu]: redirect_https needs "
+                           "a listener with tls to redirect to", i);
+        }
         if (l->pool_name != NULL) {
             l->pool = conf_pool_find(c, l->pool_name);
             if (l->pool == NULL)

@@ -6,7 +6,7 @@
 #include <stdint.h>
 
 #define SHM_MAGIC       0x63657262657275ULL     /* "cerberu" */
-#define SHM_VERSION     2
+#define SHM_VERSION     3
 #define SHM_MAX_SERVERS 4096
 /* Counter rows: one per live worker process (old generations draining
  * while new ones run included), so a crash zeroes exactly its own. */
@@ -46,13 +46,27 @@ struct shm_server {
     char last_error[96];
 };
 
+/* TLS session-ticket keys shared by every worker, so a session resumes
+ * whichever worker the next connection lands on.  A seqlock: writers
+ * make seq odd with a CAS, write, make it even; readers retry while it
+ * is odd or changed under them. */
+struct shm_ticket_key {
+    unsigned char name[16], aes[32], hmac[32];
+};
+struct shm_tickets {
+    _Atomic uint64_t seq;
+    _Atomic uint64_t created_ms;        /* of keys[0], CLOCK_MONOTONIC */
+    struct shm_ticket_key keys[2];      /* current, previous */
+};
+
 /* Per worker-process counters, in the same row as its connection counts. */
 struct shm_row_stats {
     _Atomic int64_t pid;
     _Atomic int64_t client_conns;   /* open client connections */
     _Atomic uint64_t accepted;
     _Atomic uint64_t requests;
-    char pad[32];
+    _Atomic uint64_t tls_handshakes, tls_failures;
+    char pad[16];
 };
 
 struct shm_header {
@@ -66,6 +80,7 @@ struct shm_header {
     uint64_t stats_off;         /* struct shm_row_stats[rows] */
     uint64_t conns_off;         /* _Atomic int64_t[rows][max_servers] */
     unsigned char sticky_key[32];   /* drawn at creation: sticky cookies */
+    struct shm_tickets tickets;
 };
 
 #endif

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "tls.h"
 #include "units.h"
 
 #define READY_TIMEOUT_MS 10000
@@ -226,6 +227,10 @@ bind_server_slots(struct master *m, struct conf *c, unsigned gen,
                   char *err, size_t len)
 {
     unsigned oldest = oldest_live_gen(m);
+
+    /* Each generation starts on fresh session-ticket keys (the previous
+     * ones still decrypt, so sessions resume across the reload). */
+    tls_tickets_rotate(&m->shm.hdr->tickets);
 
     for (size_t p = 0; p < c->npools; p++)
         for (size_t s = 0; s < c->pools[p].nservers; s++) {

@@ -11,6 +11,8 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "tls.h"
+#include "tlsio.h"
 #include "uri.h"
 #include "proxy.h"
 
@@ -18,6 +20,7 @@
 #define ACCEPT_BATCH   1     /* per readiness report; the listener is level-triggered */
 #define LINGER_MS      2000
 #define DRAIN_IDLE_MS  1000
+#define TLS_RECORD     16384 /* bytes gathered into one TLS record */
 #define DISCARD_MAX    (1 << 20)  /* larger bodies: answer, then close */
 
 static void conn_event(struct ev_loop *loop, struct ev_io *io, uint32_t ev);
@@ -92,6 +95,11 @@ conn_close(struct conn *c)
     alog_end(c, 0);
     c->state = CS_CLOSED;
     ev_io_forget(w->loop, &c->io);
+    if (c->ssl != NULL) {
+        tlsio_shutdown(c->ssl);
+        tlsio_free(c->ssl);
+        c->ssl = NULL;
+    }
     close(c->io.fd);
     free(c->body_buf);
     c->body_buf = NULL;
@@ -136,6 +144,8 @@ conn_linger(struct conn *c)
         return;
     }
     c->state = CS_LINGER;
+    if (c->ssl != NULL)
+        tlsio_shutdown(c->ssl);
     shutdown(c->io.fd, SHUT_WR);
     ev_timer_start(c->w->loop, &c->timer, LINGER_MS);
     conn_run(c);
@@ -211,6 +221,11 @@ http_accept(struct ev_loop *loop, struct ev_io *io, uint32_t events)
         c->body_buf = NULL;
         c->head_buf = NULL;
         c->pending = false;
+        c->ssl = NULL;
+        if (l->tls != NULL) {
+            c->state = CS_TLS;
+            c->ssl = tlsio_new(tls_server_ctx(l->tls), fd, &c->readable, true);
+        }
         if (c->rl != NULL)
             c->rl->active = false;
         c->prev = NULL;
@@ -226,7 +241,14 @@ http_accept(struct ev_loop *loop, struct ev_io *io, uint32_t events)
             conn_close(c);
             continue;
         }
-        ev_timer_start(loop, &c->timer, (uint64_t)l->header_timeout);
+        if (l->tls != NULL && c->ssl == NULL) {
+            log_error("listener \"%s\": cannot start TLS: out of memory",
+                      l->name);
+            conn_close(c);
+            continue;
+        }
+        ev_timer_start(loop, &c->timer, (uint64_t)(l->tls
+                       ? l->tls->handshake_timeout : l->header_timeout));
         conn_run(c);
     }
 }
@@ -342,7 +364,7 @@ hb_add(struct hbuf *h, const char *fmt, ...)
 
 static void
 respond(struct conn *c, const struct http_request *req, int status,
-        const struct conf_return *ret, const char *msg)
+        const struct conf_return *ret, const char *msg, const char *location)
 {
     struct worker *w = c->w;
     const char *body = msg;
@@ -377,6 +399,10 @@ respond(struct conn *c, const struct http_request *req, int status,
         hb_add(&h, "Connection: keep-alive\r\n");
     if (ret == NULL && msg != NULL)
         hb_add(&h, "Content-Type: text/plain\r\n");
+    if (location != NULL)
+        hb_add(&h, "Location: %s\r\n", location);
+    if (c->ssl != NULL && c->l->tls->hsts != NULL && status >= 200)
+        hb_add(&h, "Strict-Transport-Security: %s\r\n", c->l->tls->hsts);
     if (ret != NULL && ret->location != NULL && req != NULL) {
         hb_add(&h, "Location: ");
         if (!h.over) {
@@ -441,7 +467,45 @@ respond_error(struct conn *c, int status, const char *why)
     c->unread = true;           /* what else it sends is unknown */
     char body[64];
     snprintf(body, sizeof(body), "%d %s\n", status, http_reason(status));
-    respond(c, NULL, status, NULL, body);
+    respond(c, NULL, status, NULL, body, NULL);
+}
+
+/* redirect_https: the same host and target on the TLS listener's port. */
+static void
+redirect_https(struct conn *c, const struct http_request *req)
+{
+    char host[ADDR_TEXT_MAX + 256], loc[8192];
+    const struct conf_listener *t = c->l->https;
+    size_t hl = req->host.len;
+
+    if (hl > 0 && hl < 256) {
+        /* the Host without its port ("[::1]:80" keeps its brackets) */
+        const char *h = req->host.p, *colon = NULL;
+        for (size_t i = hl; i > 0; i--)
+            if (h[i - 1] == ':') {
+                colon = h + i - 1;
+                break;
+            } else if (h[i - 1] == ']' || h[i - 1] < '0' || h[i - 1] > '9') {
+                break;
+            }
+        if (colon != NULL)
+            hl = (size_t)(colon - h);
+        snprintf(host, sizeof(host), "%.*s", (int)hl, h);
+    } else {
+        addr_format_host(&t->addr, host, sizeof(host));
+    }
+    int port = addr_port(&t->addr);
+    char ps[16] = "";
+    if (port != 443)
+        snprintf(ps, sizeof(ps), ":%d", port);
+    if (req->target.p[0] == '/')
+        snprintf(loc, sizeof(loc), "https://%s%s%.*s", host, ps,
+                 (int)req->target.len, req->target.p);
+    else
+        snprintf(loc, sizeof(loc), "https://%s%s%.*s%s%.*s", host, ps,
+                 (int)req->path.len, req->path.p, req->query.p ? "?" : "",
+                 (int)req->query.len, req->query.p ? req->query.p : "");
+    respond(c, req, 301, NULL, "301 Moved Permanently\n", loc);
 }
 
 /* ---- request handling ------------------------------------------------ */
@@ -465,6 +529,14 @@ handle_request(struct conn *c, struct http_request *req)
         respond_error(c, 400, "invalid percent-encoding in the path");
         return;
     }
+    if (c->l->redirect_https) {
+        if (req->chunked || req->content_length > DISCARD_MAX)
+            c->close_after = c->unread = true;
+        else if (req->content_length > 0)
+            c->discard = req->content_length;
+        redirect_https(c, req);
+        return;
+    }
     const struct conf_route *r = route_match(w, c->l, req, w->pathbuf, nlen);
     if (r != NULL && c->rl != NULL && c->rl->active)
         c->rl->route = r->name;
@@ -479,11 +551,12 @@ handle_request(struct conn *c, struct http_request *req)
     else if (req->content_length > 0)
         c->discard = req->content_length;
     if (r == NULL) {
-        respond(c, req, 404, NULL, "404 Not Found\n");
+        respond(c, req, 404, NULL, "404 Not Found\n", NULL);
         return;
     }
-    respond(c, req, (int)r->ret->status, r->ret, NULL);
+    respond(c, req, (int)r->ret->status, r->ret, NULL, NULL);
 }
+
 
 static void
 parse_and_handle(struct conn *c)
@@ -524,7 +597,7 @@ conn_read(struct conn *c)
 {
     /* Edge-triggered: without a new edge since the last EAGAIN there is
      * nothing to read, and the syscall can be saved. */
-    if (!c->readable)
+    if (!c->readable && !(c->ssl != NULL && tlsio_pending(c->ssl)))
         return 0;
     if (c->in == NULL) {
         c->in = http_block_get(c->w);
@@ -544,6 +617,19 @@ conn_read(struct conn *c)
         c->in_cap = cap;
     }
     size_t room = c->in_cap - c->in_len;
+    if (c->ssl != NULL) {
+        /* The socket's edge flag is kept by the BIO's reads. */
+        ssize_t n = tlsio_read(c->ssl, c->in + c->in_len, room);
+        if (c->rdhup)
+            c->readable = true;
+        if (n > 0) {
+            c->in_len += (size_t)n;
+            return 1;
+        }
+        if (n < 0 && errno == EAGAIN)
+            return 0;
+        return -1;
+    }
     ssize_t n = read(c->io.fd, c->in + c->in_len, room);
     if (n > 0) {
         c->in_len += (size_t)n;
@@ -562,11 +648,19 @@ conn_read(struct conn *c)
     return -1;
 }
 
+ssize_t
+http_conn_writev(struct conn *c, const struct iovec *iov, int n)
+{
+    if (c->ssl != NULL)
+        return tlsio_writev(c->ssl, iov, n, c->w->scratch, TLS_RECORD);
+    return writev(c->io.fd, iov, n);
+}
+
 static int
 conn_write(struct conn *c)
 {
     while (c->iovcnt > 0) {
-        ssize_t n = writev(c->io.fd, c->iov, c->iovcnt);
+        ssize_t n = http_conn_writev(c, c->iov, c->iovcnt);
         if (n < 0) {
             if (errno == EAGAIN || errno == EINTR)
                 return 0;
@@ -620,6 +714,53 @@ request_done(struct conn *c)
         ev_timer_start(w->loop, &c->timer, (uint64_t)c->l->header_timeout);
 }
 
+/* One step of the TLS handshake: 1 when done (the connection reads its
+ * first request next), 0 waiting for the socket, -1 closed. */
+static int
+tls_handshake(struct conn *c)
+{
+    char why[256];
+    bool plain;
+    struct worker *w = c->w;
+
+    int r = tlsio_handshake(c->ssl, why, sizeof(why), &plain);
+    if (r == TLSIO_AGAIN)
+        return 0;
+    if (r == TLSIO_DONE) {
+        atomic_fetch_add_explicit(&w->stats->tls_handshakes, 1,
+                                  memory_order_relaxed);
+        c->state = CS_HEAD;
+        c->idle = true;
+        ev_timer_start(w->loop, &c->timer, (uint64_t)c->l->header_timeout);
+        return 1;
+    }
+    char peer[ADDR_TEXT_MAX];
+    addr_format(&c->peer, peer, sizeof(peer));
+    log_debug("client %s on \"%s\": TLS handshake: %s", peer, c->l->name,
+              plain ? "a plain HTTP request on the TLS port" : why);
+    atomic_fetch_add_explicit(&w->stats->tls_failures, 1,
+                              memory_order_relaxed);
+    if (plain) {
+        /* As nginx does: say so in plain HTTP, then close. */
+        static const char msg[] =
+            "HTTP/1.1 400 Bad Request\r\nServer: cerberus\r\n"
+            "Content-Type: text/plain\r\nContent-Length: 47\r\n"
+            "Connection: close\r\n\r\n"
+            "400 Bad Request: plain HTTP sent to a TLS port\n";
+        ssize_t k = write(c->io.fd, msg, sizeof(msg) - 1);
+        (void)k;
+        tlsio_free(c->ssl);
+        c->ssl = NULL;
+        c->unread = true;
+        conn_linger(c);
+        return -1;
+    }
+    tlsio_free(c->ssl);
+    c->ssl = NULL;
+    conn_close(c);
+    return -1;
+}
+
 static void
 conn_run(struct conn *c)
 {
@@ -629,6 +770,10 @@ conn_run(struct conn *c)
         switch (c->state) {
         case CS_CLOSED:
             return;
+        case CS_TLS:
+            if (tls_handshake(c) <= 0)
+                return;
+            continue;
         case CS_PROXY:
             proxy_run(c);
             return;
@@ -778,6 +923,16 @@ conn_timeout(struct ev_loop *loop, struct ev_timer *t)
         return;
     case CS_CLOSED:
         return;
+    case CS_TLS: {
+        char peer[ADDR_TEXT_MAX];
+        addr_format(&c->peer, peer, sizeof(peer));
+        log_debug("client %s on \"%s\": TLS handshake timed out", peer,
+                  c->l->name);
+        atomic_fetch_add_explicit(&c->w->stats->tls_failures, 1,
+                                  memory_order_relaxed);
+        conn_close(c);
+        return;
+    }
     case CS_HEAD:
         if (c->idle || c->in_len == 0) {
             conn_close(c);      /* keep-alive timeout: close quietly */

@@ -21,7 +21,8 @@ struct wlisten {
     bool active;
 };
 
-enum conn_state { CS_HEAD, CS_BODY, CS_WRITE, CS_LINGER, CS_PROXY, CS_CLOSED };
+enum conn_state { CS_HEAD, CS_BODY, CS_WRITE, CS_LINGER, CS_PROXY, CS_CLOSED,
+                  CS_TLS };
 
 struct conn {
     struct ev_io io;
@@ -35,6 +36,7 @@ struct conn {
     char *body_buf;             /* expanded body (variables), or NULL */
     struct proxy *px;           /* the exchange with a server, when proxying */
     struct reqlog *rl;          /* the access-log line in progress */
+    struct ssl_st *ssl;         /* TLS, or NULL */
     int64_t discard;            /* request body bytes still to skip */
     struct iovec iov[2];
     struct addr peer;
@@ -57,6 +59,7 @@ struct conn {
 /* Every idle keep-alive connection costs this struct and nothing else
  * in user space: keep it within a 256-byte malloc chunk. */
 _Static_assert(sizeof(struct conn) <= 248, "struct conn grew");
+/* (with malloc's 8-byte header: one 256-byte chunk) */
 
 struct worker {
     struct worker_args *args;
@@ -98,6 +101,7 @@ struct worker {
     int64_t *pick_active;
     unsigned *pick_weight;
     struct ev_timer idle_check; /* closes idle upstreams of servers out */
+    struct ssl_session_st **up_sess;    /* per shm server slot: TLS session */
 };
 
 #define WORKER_SCRATCH 65536
@@ -114,6 +118,8 @@ void http_resume_accept(struct ev_loop *loop, struct ev_timer *t);
 void http_respond_error(struct conn *c, int status, const char *why);
 void http_request_done(struct conn *c);
 int http_conn_read(struct conn *c);
+/* writev(2) to the client, through TLS when the connection has it. */
+ssize_t http_conn_writev(struct conn *c, const struct iovec *iov, int n);
 void http_conn_close(struct conn *c);
 void http_request_id(struct worker *w, char *out);
 void http_yield(struct conn *c);

@@ -14,6 +14,8 @@
 
 #include "log.h"
 #include "srv.h"
+#include "tls.h"
+#include "tlsio.h"
 
 #define UP_BUF        16384
 #define CLIENT_BODY_BUF 16384
@@ -124,6 +126,90 @@ request_id_valid(struct http_str v)
 
 /* ---- upstream connections -------------------------------------------- */
 
+static ssize_t
+up_read(struct upstream *u, void *buf, size_t len)
+{
+    if (u->ssl != NULL) {
+        ssize_t n = tlsio_read(u->ssl, buf, len);
+        if (u->hup)
+            u->readable = true;
+        return n;
+    }
+    return read(u->io.fd, buf, len);
+}
+
+static ssize_t
+up_write(struct upstream *u, const void *buf, size_t len)
+{
+    if (u->ssl != NULL) {
+        struct iovec iov = { (void *)buf, len };
+        return tlsio_writev(u->ssl, &iov, 1, NULL, 0);
+    }
+    return write(u->io.fd, buf, len);
+}
+
+/* TLS to the server: its name for SNI and verification, and the session
+ * of the last connection to it, resumed. */
+static int
+up_tls_start(struct upstream *u)
+{
+    const struct conf_upstream_tls *t = u->pool->tls;
+    struct worker *w = u->w;
+    char host[ADDR_TEXT_MAX + 256];
+
+    u->ssl = tlsio_new(t->ctx, u->io.fd, &u->readable, false);
+    if (u->ssl == NULL)
+        return -1;
+    if (t->sni != NULL) {
+        snprintf(host, sizeof(host), "%s", t->sni);
+    } else {
+        /* the host part of the address as written: a name or a literal */
+        const char *a = u->srv->address;
+        const char *colon = strrchr(a, ':');
+        size_t l = colon ? (size_t)(colon - a) : strlen(a);
+        if (l >= 2 && a[0] == '[' && a[l - 1] == ']') {
+            a++;
+            l -= 2;
+        }
+        snprintf(host, sizeof(host), "%.*s", (int)l, a);
+    }
+    bool literal = strspn(host, "0123456789.") == strlen(host) ||
+                   strchr(host, ':') != NULL;
+    if (!literal)
+        SSL_set_tlsext_host_name(u->ssl, host);
+    if (t->verify) {
+        if (literal)
+            X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(u->ssl), host);
+        else
+            SSL_set1_host(u->ssl, host);
+    }
+    SSL_SESSION *sess = w->up_sess ? w->up_sess[u->srv->slot] : NULL;
+    if (sess != NULL)
+        SSL_set_session(u->ssl, sess);
+    return 0;
+}
+
+/* A handshake step with the server: 1 done, 0 waiting, -1 failed (why). */
+static int
+up_tls_handshake(struct upstream *u, char *why, size_t len)
+{
+    bool plain;
+    int r = tlsio_handshake(u->ssl, why, len, &plain);
+
+    if (r != TLSIO_DONE)
+        return r == TLSIO_AGAIN ? 0 : -1;
+    u->tls_done = true;
+    struct worker *w = u->w;
+    if (w->up_sess != NULL && !SSL_session_reused(u->ssl)) {
+        SSL_SESSION *s = SSL_get1_session(u->ssl);
+        if (s != NULL) {
+            SSL_SESSION_free(w->up_sess[u->srv->slot]);
+            w->up_sess[u->srv->slot] = s;
+        }
+    }
+    return 1;
+}
+
 static void
 up_close(struct upstream *u)
 {
@@ -131,6 +217,8 @@ up_close(struct upstream *u)
 
     ev_timer_stop(w->loop, &u->timer);
     ev_io_forget(w->loop, &u->io);
+    if (u->ssl != NULL)
+        tlsio_free(u->ssl);
     close(u->io.fd);
     free(u->in);
     free(u);
@@ -259,6 +347,7 @@ build_request_head(struct conn *c, const struct http_request *req)
     char ip[ADDR_TEXT_MAX];
     const struct http_header *rid = NULL;
     bool upgrade = false, host = false;
+    const struct conf_tls *tls = c->ssl != NULL ? c->l->tls : NULL;
 
     p->head_len = p->head_off = 0;
     addr_format_host(&c->peer, ip, sizeof(ip));
@@ -293,8 +382,11 @@ build_request_head(struct conn *c, const struct http_request *req)
         if (hop_by_hop(h->name) ||
             http_str_ieq(h->name, "x-forwarded-proto") ||
             http_str_ieq(h->name, "x-forwarded-host") ||
-            conn_listed(req->headers, req->nheaders, h->name))
-            continue;
+            conn_listed(req->headers, req->nheaders, h->name) ||
+            (tls != NULL && (http_str_ieq(h->name, tls->client_subject_header) ||
+                             http_str_ieq(h->name,
+                                          tls->client_fingerprint_header))))
+            continue;           /* (client-cert headers come from us only) */
         ADD(p, h->name.p, h->name.len);
         ADDS(p, ": ");
         ADD(p, h->value.p, h->value.len);
@@ -328,7 +420,22 @@ build_request_head(struct conn *c, const struct http_request *req)
         ADDS(p, ", ");
     }
     ADDS(p, ip);
-    ADDS(p, "\r\nX-Forwarded-Proto: http\r\n");
+    ADDS(p, c->ssl != NULL ? "\r\nX-Forwarded-Proto: https\r\n"
+                           : "\r\nX-Forwarded-Proto: http\r\n");
+    if (tls != NULL && tls->verify_client != VERIFY_NONE) {
+        char subject[512], fp[2 * EVP_MAX_MD_SIZE + 1];
+        if (tls_peer_identity(c->ssl, subject, sizeof(subject), fp,
+                              sizeof(fp))) {
+            ADDS(p, tls->client_subject_header);
+            ADDS(p, ": ");
+            ADDS(p, subject);
+            ADDS(p, "\r\n");
+            ADDS(p, tls->client_fingerprint_header);
+            ADDS(p, ": ");
+            ADDS(p, fp);
+            ADDS(p, "\r\n");
+        }
+    }
     if (req->host.len > 0) {
         ADDS(p, "X-Forwarded-Host: ");
         ADD(p, req->host.p, req->host.len);
@@ -399,6 +506,11 @@ build_response_head(struct conn *c, const struct http_response *resp)
         RADD(p, h->name.p, h->name.len);
         RADDS(p, ": ");
         RADD(p, h->value.p, h->value.len);
+        RADDS(p, "\r\n");
+    }
+    if (c->ssl != NULL && c->l->tls->hsts != NULL && resp->status >= 200) {
+        RADDS(p, "Strict-Transport-Security: ");
+        RADDS(p, c->l->tls->hsts);
         RADDS(p, "\r\n");
     }
     if (server != NULL && server[0] != '\0') {
@@ -611,6 +723,12 @@ proxy_connect(struct conn *c)
         u->nreq = 1;
         ev_io_init(&u->io, fd, up_event, u);
         ev_timer_init(&u->timer, up_idle_timeout, u);
+        if (p->pool->tls != NULL && up_tls_start(u) < 0) {
+            close(fd);
+            free(u);
+            proxy_fail(c, 500, "cannot start TLS to the server");
+            return;
+        }
         p->u = u;
         if (connect(fd, &s->addr.sa, s->addr.len) < 0
             && errno != EINPROGRESS) {
@@ -929,7 +1047,7 @@ static int
 send_up(struct conn *c, const char *buf, size_t len, size_t *sent)
 {
     struct proxy *p = c->px;
-    ssize_t n = write(p->u->io.fd, buf, len);
+    ssize_t n = up_write(p->u, buf, len);
 
     *sent = 0;
     if (n > 0) {
@@ -959,7 +1077,7 @@ send_to_client(struct conn *c, struct proxy *p, struct upstream *u)
         iov[n_iov].iov_base = u->in;
         iov[n_iov++].iov_len = u->ready;
     }
-    ssize_t n = writev(c->io.fd, iov, n_iov);
+    ssize_t n = http_conn_writev(c, iov, n_iov);
     if (n < 0) {
         if (errno != EAGAIN && errno != EINTR)
             return -1;
@@ -1054,9 +1172,10 @@ proxy_run(struct conn *c)
                 proxy_fail(c, 500, "out of memory");
                 return;
             }
-            if (!p->up_eof && u->readable && u->in_len < u->in_cap) {
+            bool can = u->readable || (u->ssl != NULL && tlsio_pending(u->ssl));
+            if (!p->up_eof && can && u->in_len < u->in_cap) {
                 size_t room = u->in_cap - u->in_len;
-                n = read(u->io.fd, u->in + u->in_len, room);
+                n = up_read(u, u->in + u->in_len, room);
                 if (n > 0) {
                     u->in_len += (size_t)n;
                     moved = true;
@@ -1072,7 +1191,7 @@ proxy_run(struct conn *c)
                     p->up_err = n == 0 ? 0 : errno;
                     moved = true;
                 }
-            } else if (!p->up_eof && !u->readable && p->wait != W_UP_WRITE) {
+            } else if (!p->up_eof && !can && p->wait != W_UP_WRITE) {
                 p->wait = W_UP_READ;
             }
             if (!p->head_seen && u->in_len > 0 && p->rhead_off == p->rhead_len) {
@@ -1139,7 +1258,7 @@ proxy_run(struct conn *c)
                 moved |= r > 0;
             }
             if (c->in_len > 0) {
-                n = write(u->io.fd, c->in, c->in_len);
+                n = up_write(u, c->in, c->in_len);
                 if (n < 0 && errno != EAGAIN && errno != EINTR) {
                     http_conn_close(c);
                     return;
@@ -1271,6 +1390,25 @@ up_event(struct ev_loop *loop, struct ev_io *io, uint32_t ev)
         if (!(ev & EPOLLOUT))
             return;
         u->connected = true;
+    }
+    if (u->ssl != NULL && !u->tls_done) {
+        char why[256], msg[320];
+        int r = up_tls_handshake(u, why, sizeof(why));
+        if (r == 0)
+            return;
+        if (r < 0) {
+            struct proxy *p = c->px;
+            const struct conf_server *s = u->srv;
+            snprintf(msg, sizeof(msg), "TLS handshake with %s: %s",
+                     s->address, why);
+            log_warn("pool \"%s\": %s", p->pool->name, msg);
+            u->c = NULL;
+            up_close(u);
+            p->u = NULL;
+            server_failed(c, s, msg);
+            proxy_connect(c);
+            return;
+        }
     }
     proxy_run(c);
 }

@@ -19,7 +19,9 @@ struct upstream {
     size_t in_cap, in_len;
     size_t ready;                   /* in[0..ready) are ready for the client */
     unsigned nreq;
+    struct ssl_st *ssl;             /* TLS to the server, or NULL */
     bool connected;
+    bool tls_done;                  /* its TLS handshake is over */
     bool hup;                       /* the server hung up (EPOLLRDHUP) */
     bool readable;                  /* EPOLLIN since the last EAGAIN */
 };

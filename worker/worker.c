@@ -13,6 +13,9 @@
 
 #include "log.h"
 #include "pick.h"
+#include "tls.h"
+
+#include <openssl/ssl.h>
 #include "proxy.h"
 
 static void
@@ -88,6 +91,16 @@ worker_main(struct worker_args *a)
                    "log)", a->slot);
         return 1;
     }
+    int64_t lifetime = 0;
+    for (size_t i = 0; i < c->nlisteners; i++) {
+        const struct conf_tls *t = c->listeners[i].tls;
+        if (t != NULL && (lifetime == 0 || t->ticket_key_lifetime < lifetime))
+            lifetime = t->ticket_key_lifetime;
+    }
+    tls_tickets_attach(&a->shm->hdr->tickets, lifetime);
+    for (size_t i = 0; i < c->npools && w.up_sess == NULL; i++)
+        if (c->pools[i].tls != NULL)
+            w.up_sess = calloc(w.nidle, sizeof(*w.up_sess));
     if (pick_init(&w) < 0) {
         child_fail(a, "worker %d: cannot set up balancing: %s", a->slot,
                    strerror(errno));
@@ -127,6 +140,9 @@ worker_main(struct worker_args *a)
     proxy_free_all(&w);
     http_blocks_free(&w);
     pick_free(&w);
+    for (unsigned i = 0; w.up_sess != NULL && i < w.nidle; i++)
+        SSL_SESSION_free(w.up_sess[i]);
+    free(w.up_sess);
     for (size_t i = 0; i < w.nlsn; i++)
         close(w.lsn[i].io.fd);
     pcre2_match_data_free(w.match_data);
