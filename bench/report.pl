@@ -127,12 +127,11 @@ for my $sc (@scen) {
     next unless $ran{ $scen_key{$s} };
     print "| $short";
     for my $n (@proxies) {
-        if ($tls && $n eq 'cerberus') { print " | n/a (TLS not in cerberus yet)"; next }
         print " | ", fmt($cpu->($s, $n), 2);
     }
     if ($has_c) {
         for my $o (@others) {
-            print " | ", ($tls ? 'n/a' : ratio($cpu->($s, 'cerberus'), $cpu->($s, $o)));
+            print " | ", ratio($cpu->($s, 'cerberus'), $cpu->($s, $o));
         }
     }
     print " |\n";
@@ -160,10 +159,6 @@ for my $sc (@scen) {
     print "|---|---:|" . ($size ? '---:|' : '') . "---:|---:|---:|---:|---|\n";
     my $cc = $cpu->($s, 'cerberus');
     for my $n (@proxies) {
-        if ($tls && $n eq 'cerberus') {
-            print "| cerberus | n/a (TLS not in cerberus yet) |" . ($size ? ' |' : '') . " | | | | |\n";
-            next;
-        }
         my $x = $r{$s}{$n};
         if (!$x) { print "| $label{$n} | no result |" . ($size ? ' |' : '') . " | | | | |\n"; next }
         my $err = @{ $x->{err} || [] } ? join(' / ', map { "run: $_" } @{ $x->{err} }) : 'none';

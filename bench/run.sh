@@ -239,9 +239,9 @@ start_proxy() {     # start_proxy NAME: sets <name>_pid and ports
     _p=$(port) _pe=$(port) _pr=$(port)
     case $_n in
     cerberus)
-        fill bench/cerberus.conf "$_d/cerberus.conf" "$_d" "$_p" - -
-        set -- "$TMP/bin/cerberus" run -c "$_d/cerberus.conf" -p "$_d/cerberus.pid"
-        _pe= _pr= ;;
+        cp "$TMP"/ecdsa.* "$TMP"/rsa.* "$_d/"
+        fill bench/cerberus.conf "$_d/cerberus.conf" "$_d" "$_p" "$_pe" "$_pr"
+        set -- "$TMP/bin/cerberus" run -c "$_d/cerberus.conf" -p "$_d/cerberus.pid" ;;
     nginx)
         mkdir -p "$_d/tmp"
         cp "$TMP"/ecdsa.* "$TMP"/rsa.* "$_d/"
@@ -351,7 +351,6 @@ scenario_wrk() {    # scenario_wrk NAME CONNS PATH [https-kind] [HEADER]
     for r in $(seq 1 "$RUNS"); do
         for n in $PROXIES; do
             if [ -n "$_kind" ]; then
-                [ "$n" = cerberus ] && continue
                 eval "_port=\$${n}_port_$_kind"
                 _url="https://127.0.0.1:$_port$_sp"
             else
