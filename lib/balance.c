@@ -100,33 +100,49 @@ bal_least(const int64_t *active, const unsigned *weight, const bool *ok,
     return best;
 }
 
+/* The ok server at weighted position r (weights of ok servers only). */
+static int
+weighted_pick(const unsigned *weight, const bool *ok, size_t n, uint64_t r,
+              int skip)
+{
+    uint64_t total = 0;
+
+    for (size_t i = 0; i < n; i++)
+        if (ok[i] && (int)i != skip)
+            total += weight[i];
+    if (total == 0)
+        return -1;
+    r %= total;
+    for (size_t i = 0; i < n; i++) {
+        if (!ok[i] || (int)i == skip)
+            continue;
+        if (r < weight[i])
+            return (int)i;
+        r -= weight[i];
+    }
+    return -1;
+}
+
 int
 bal_p2c(const int64_t *active, const unsigned *weight, const bool *ok,
         size_t n, uint64_t r1, uint64_t r2)
 {
-    size_t nok = 0;
-
-    for (size_t i = 0; i < n; i++)
-        nok += ok[i];
-    if (nok == 0)
+    /* two different servers, each drawn in proportion to its weight */
+    int ia = weighted_pick(weight, ok, n, r1, -1);
+    if (ia < 0)
         return -1;
-    /* the r1-th and (r1 + 1 + r2 mod (nok - 1))-th ok servers: distinct */
-    size_t a = (size_t)(r1 % nok), b = a;
-    if (nok > 1)
-        b = (a + 1 + (size_t)(r2 % (nok - 1))) % nok;
-    int ia = -1, ib = -1;
-    for (size_t i = 0, k = 0; i < n; i++) {
-        if (!ok[i])
-            continue;
-        if (k == a)
-            ia = (int)i;
-        if (k == b)
-            ib = (int)i;
-        k++;
-    }
+    int ib = weighted_pick(weight, ok, n, r2, ia);
+    if (ib < 0)
+        return ia;
     if (less_loaded(active[ib], weight[ib], active[ia], weight[ia]))
         return ib;
     return ia;
+}
+
+bool
+bal_same_load(int64_t a, unsigned wa, int64_t b, unsigned wb)
+{
+    return (__int128)a * wb == (__int128)b * wa;
 }
 
 #define RING_POINTS     160     /* per unit of weight */

@@ -25,11 +25,14 @@ size_t bal_weight_sum(const unsigned *weights, size_t n);
 int bal_least(const int64_t *active, const unsigned *weight, const bool *ok,
               size_t n, size_t start);
 
-/* Power of two random choices: two distinct ok servers drawn with the
- * random numbers r1 and r2, the less loaded (active per weight) wins.
- * -1 when none is ok. */
+/* Power of two random choices: two distinct ok servers drawn in
+ * proportion to their weights with the random numbers r1 and r2, the less
+ * loaded (active per weight) wins.  -1 when none is ok. */
 int bal_p2c(const int64_t *active, const unsigned *weight, const bool *ok,
             size_t n, uint64_t r1, uint64_t r2);
+
+/* a/wa == b/wb */
+bool bal_same_load(int64_t a, unsigned wa, int64_t b, unsigned wb);
 
 /* Consistent hashing (a ketama-style ring): every server owns points in
  * proportion to its weight, a key goes to the owner of the first point at

@@ -242,9 +242,24 @@ algorithm(struct worker *w, const struct conf_pool *pool,
     if (w->pick[pi].ring && rq->has_hash)
         return bal_ring_find(&g->ring, rq->hash, ok);
     switch (pool->balance) {
-    case BAL_LEAST_CONN:
-        return bal_least(w->pick_active, w->pick_weight, ok, g->n,
-                         w->rr[pi]++ % g->n);
+    case BAL_LEAST_CONN: {
+        int best = bal_least(w->pick_active, w->pick_weight, ok, g->n,
+                             w->rr[pi]++ % g->n);
+        if (best < 0 || g->sched_len == 0)
+            return best;
+        /* Ties go by the pool's smooth weighted round robin (as nginx
+         * does), so weights count when the servers are equally busy. */
+        for (size_t k = 0; k < g->sched_len; k++) {
+            uint64_t pos = atomic_fetch_add_explicit(g->rr, 1,
+                                                     memory_order_relaxed);
+            unsigned m = g->sched[pos % g->sched_len];
+            if (ok[m] && bal_same_load(w->pick_active[m], w->pick_weight[m],
+                                       w->pick_active[best],
+                                       w->pick_weight[best]))
+                return (int)m;
+        }
+        return best;
+    }
     case BAL_RANDOM:
         return bal_p2c(w->pick_active, w->pick_weight, ok, g->n,
                        bal_rand(&w->rng), bal_rand(&w->rng));

@@ -87,6 +87,15 @@ test_p2c(void)
     /* the idle server is in 2 of 3 pairs and always wins them */
     ok(hits[1] > 1800 && hits[1] < 2200, "p2c favours the idle server "
        "(%d of 3000)", hits[1]);
+    /* idle servers of weights 3:1: drawn in proportion */
+    int64_t idle[] = { 0, 0 };
+    unsigned w31[] = { 3, 1 };
+    bool ok2[] = { true, true };
+    int heavy = 0;
+    for (int i = 0; i < 4000; i++)
+        heavy += bal_p2c(idle, w31, ok2, 2, bal_rand(&rng), bal_rand(&rng)) == 0;
+    ok(heavy > 2800 && heavy < 3200, "p2c over idle servers follows weights "
+       "3:1 (%d of 4000)", heavy);
     bool only[] = { false, false, true };
     is_int(bal_p2c(a, w, only, 3, 5, 7), 2, "one ok server: that one");
     bool none[] = { false, false, false };
