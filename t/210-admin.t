@@ -227,6 +227,30 @@ like($err, qr/admin: cannot listen on 127\.0\.0\.1:$hport: Address already in us
 is(admin_req('GET', '/status', port => $admin2)->{status}, 200, 'the admin API still answers where it was');
 close $hog;
 
+# A checker that dies is respawned with the admin socket.
+my ($checker) = $t->status->{raw} =~ /^checker=(\d+)/m;
+ok($checker && kill('KILL', $checker), 'the checker killed');
+ok(wait_for(sub { my ($p) = $t->status->{raw} =~ /^checker=(\d+)/m; $p && $p != $checker }, 5),
+   'and respawned');
+is(admin_req('GET', '/status', port => $admin2)->{status}, 200, 'the admin API answers again');
+
+# A busy admin address is a start error too.
+{
+    my $t2 = Cerb->new;
+    my $busy = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0, Proto => 'tcp', Listen => 1, ReuseAddr => 1);
+    $t2->{ports}{hog} = $busy->sockport;
+    $t2->write_conf(<<'EOF2');
+%%PREAMBLE%%
+workers = 1;
+admin = { address = "127.0.0.1:%%PORT:hog%%"; };
+listeners = ( { name = "web"; address = "127.0.0.1:%%PORT:web%%"; } );
+routes = ( { return = { status = 200; }; } );
+EOF2
+    my ($rc2, $out2, $err2) = $t2->ctl('start');
+    isnt($rc2, 0, 'start with a busy admin address fails');
+    like($err2, qr/admin: cannot listen on 127\.0\.0\.1:\d+: Address already in use/, 'and says why');
+}
+
 # Without an admin block, there is no admin listener.
 my $plain = $conf;
 $plain =~ s/^admin = .*\n//m;
