@@ -66,7 +66,8 @@ struct shm_row_stats {
     _Atomic uint64_t accepted;
     _Atomic uint64_t requests;
     _Atomic uint64_t tls_handshakes, tls_failures;
-    char pad[16];
+    _Atomic uint32_t slot, gen;     /* the worker's slot and generation */
+    char pad[8];
 };
 
 struct shm_header {

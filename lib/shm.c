@@ -155,4 +155,8 @@ shm_row_zero(struct shm *s, unsigned row)
     atomic_store(&st->client_conns, 0);
     atomic_store(&st->accepted, 0);
     atomic_store(&st->requests, 0);
+    atomic_store(&st->tls_handshakes, 0);
+    atomic_store(&st->tls_failures, 0);
+    atomic_store(&st->slot, 0);
+    atomic_store(&st->gen, 0);
 }

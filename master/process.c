@@ -205,8 +205,11 @@ process_spawn(struct master *m, int kind, int slot, struct conf *c,
         _exit(1);
     }
     close(p[1]);
-    if (row >= 0)
+    if (row >= 0) {
+        atomic_store(&m->shm.stats[row].slot, (uint32_t)slot);
+        atomic_store(&m->shm.stats[row].gen, gen);
         atomic_store(&m->shm.stats[row].pid, pid);
+    }
     struct child *ch = &m->children[m->nchildren++];
     *ch = (struct child){ .pid = pid, .kind = kind, .slot = slot, .gen = gen,
                           .row = row, .ready_fd = p[0],

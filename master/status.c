@@ -62,10 +62,13 @@ status_write(struct master *m)
         }
         struct shm_row_stats *st = &m->shm.stats[c->row];
         fprintf(f, "worker=%d pid=%ld gen=%u conns=%lld accepted=%llu "
-                "requests=%llu%s\n", c->slot, (long)c->pid, c->gen,
+                "requests=%llu tls_handshakes=%llu tls_failures=%llu%s\n",
+                c->slot, (long)c->pid, c->gen,
                 (long long)atomic_load(&st->client_conns),
                 (unsigned long long)atomic_load(&st->accepted),
                 (unsigned long long)atomic_load(&st->requests),
+                (unsigned long long)atomic_load(&st->tls_handshakes),
+                (unsigned long long)atomic_load(&st->tls_failures),
                 c->stopping ? " draining" : "");
     }
     uint64_t now = srv_now();

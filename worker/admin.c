@@ -334,26 +334,6 @@ respond_error(struct admin_conn *c, int status, const char *msg,
 
 /* ---- GET /status ---------------------------------------------------------- */
 
-/* A worker's slot, from the name the master gave the process
- * ("cerb: worker N"); -1 if it cannot be read.  (The shared counter rows
- * do not record slots.) */
-static int
-worker_slot(long pid)
-{
-    char path[64], name[32];
-
-    snprintf(path, sizeof(path), "/proc/%ld/comm", pid);
-    FILE *f = fopen(path, "re");
-    if (f == NULL)
-        return -1;
-    int slot = -1;
-    if (fgets(name, sizeof(name), f) != NULL &&
-        sscanf(name, "cerb: worker %d", &slot) != 1)
-        slot = -1;
-    fclose(f);
-    return slot;
-}
-
 static void
 status_json(struct admin *ad, struct jbuf *b)
 {
@@ -373,16 +353,16 @@ status_json(struct admin *ad, struct jbuf *b)
         if (pid == 0)
             continue;
         rows[nrows] = r;
-        int slot = worker_slot(pid);
-        jb_printf(b, "%s{\"slot\":", nrows ? "," : "");
-        if (slot >= 0)
-            jb_printf(b, "%d", slot);
-        else
-            jb_printf(b, "null");
+        jb_printf(b, "%s{\"slot\":%u,\"generation\":%u", nrows ? "," : "",
+                  (unsigned)atomic_load(&st->slot),
+                  (unsigned)atomic_load(&st->gen));
         jb_printf(b, ",\"pid\":%ld,\"conns\":%lld,\"accepted\":%llu,"
+                  "\"tls_handshakes\":%llu,\"tls_failures\":%llu,"
                   "\"requests\":%llu}", pid,
                   (long long)atomic_load(&st->client_conns),
                   (unsigned long long)atomic_load(&st->accepted),
+                  (unsigned long long)atomic_load(&st->tls_handshakes),
+                  (unsigned long long)atomic_load(&st->tls_failures),
                   (unsigned long long)atomic_load(&st->requests));
         nrows++;
     }
