@@ -843,3 +843,33 @@ tls_peer_identity(SSL *ssl, char *subject, size_t slen, char *fp, size_t flen)
             *c = '?';
     return true;
 }
+
+void
+tls_client_names(SSL *ssl, const struct conf_upstream_tls *t,
+                 const char *address)
+{
+    char host[300];
+
+    if (t->sni != NULL) {
+        snprintf(host, sizeof(host), "%s", t->sni);
+    } else {
+        /* the host part of the address as written: a name or a literal */
+        const char *colon = strrchr(address, ':');
+        size_t l = colon ? (size_t)(colon - address) : strlen(address);
+        if (l >= 2 && address[0] == '[' && address[l - 1] == ']') {
+            address++;
+            l -= 2;
+        }
+        snprintf(host, sizeof(host), "%.*s", (int)l, address);
+    }
+    bool literal = strspn(host, "0123456789.") == strlen(host) ||
+                   strchr(host, ':') != NULL;
+    if (!literal)
+        SSL_set_tlsext_host_name(ssl, host);
+    if (t->verify) {
+        if (literal)
+            X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), host);
+        else
+            SSL_set1_host(ssl, host);
+    }
+}

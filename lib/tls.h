@@ -57,6 +57,12 @@ size_t tls_cert_names(X509 *x, char **out, size_t max);
 bool tls_peer_identity(SSL *ssl, char *subject, size_t slen, char *fp,
                        size_t flen);
 
+/* A client connection to a pool's server: the name sent in SNI and
+ * verified (sni, else the host of the address as written; an IP literal
+ * is verified against IP SANs and sends no SNI). */
+void tls_client_names(SSL *ssl, const struct conf_upstream_tls *t,
+                      const char *address);
+
 /* The handshake's failure, for a log line ("" when OpenSSL said nothing). */
 const char *tls_error_text(char *buf, size_t len);
 

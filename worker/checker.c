@@ -20,12 +20,14 @@
 #include "http_chunk.h"
 #include "http_resp.h"
 #include "log.h"
+#include "tls.h"
+#include "tlsio.h"
 #include "srv.h"
 #include "worker.h"
 
 #define CHECK_READ_MAX  (64 * 1024)     /* response bytes read at most */
 
-enum { PR_IDLE, PR_CONNECTING, PR_SENDING, PR_READING };
+enum { PR_IDLE, PR_CONNECTING, PR_HANDSHAKE, PR_SENDING, PR_READING };
 enum { BODY_NONE, BODY_LENGTH, BODY_CHUNKED, BODY_EOF };
 
 struct checker;
@@ -53,6 +55,8 @@ struct probe {
     size_t scanned;             /* chunked: bytes of buf scanned */
     char *body;                 /* chunked: the decoded body */
     size_t body_len;
+    SSL *ssl;                   /* the pool's TLS, or NULL */
+    bool readable;              /* (tlsio's edge flag; unused: level-triggered) */
 };
 
 struct checker {
@@ -104,6 +108,10 @@ probe_release(struct probe *pr)
 {
     struct ev_loop *loop = pr->ck->loop;
 
+    if (pr->ssl != NULL) {
+        tlsio_free(pr->ssl);
+        pr->ssl = NULL;
+    }
     if (pr->io.fd >= 0) {
         ev_io_stop(loop, &pr->io);
         ev_io_forget(loop, &pr->io);
@@ -278,8 +286,11 @@ probe_read(struct probe *pr)
             probe_parse(pr, false);
             return;
         }
-        ssize_t n = recv(pr->io.fd, pr->buf + pr->len,
-                         CHECK_READ_MAX - pr->len, 0);
+        ssize_t n = pr->ssl != NULL
+                    ? tlsio_read(pr->ssl, pr->buf + pr->len,
+                                 CHECK_READ_MAX - pr->len)
+                    : recv(pr->io.fd, pr->buf + pr->len,
+                           CHECK_READ_MAX - pr->len, 0);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -304,8 +315,11 @@ static void
 probe_send(struct probe *pr)
 {
     while (pr->sent < pr->req_len) {
-        ssize_t n = send(pr->io.fd, pr->req + pr->sent,
-                         pr->req_len - pr->sent, MSG_NOSIGNAL);
+        struct iovec iov = { pr->req + pr->sent, pr->req_len - pr->sent };
+        ssize_t n = pr->ssl != NULL
+                    ? tlsio_writev(pr->ssl, &iov, 1, NULL, 0)
+                    : send(pr->io.fd, pr->req + pr->sent,
+                           pr->req_len - pr->sent, MSG_NOSIGNAL);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -329,9 +343,49 @@ probe_send(struct probe *pr)
     ev_io_modify(pr->ck->loop, &pr->io, EPOLLIN | EPOLLRDHUP);
 }
 
+/* The pool's TLS: the check passes through a handshake first (for a tcp
+ * check, the handshake is the check). */
+static void
+probe_handshake(struct probe *pr)
+{
+    char why[300], msg[340];
+    bool plain;
+
+    int r = tlsio_handshake(pr->ssl, why, sizeof(why), &plain);
+    if (r == TLSIO_AGAIN) {
+        ev_io_modify(pr->ck->loop, &pr->io,
+                     SSL_want_write(pr->ssl) ? EPOLLOUT : EPOLLIN);
+        return;
+    }
+    if (r == TLSIO_FAILED) {
+        snprintf(msg, sizeof(msg), "TLS handshake: %s", why);
+        probe_done(pr, false, msg);
+        return;
+    }
+    if (pr->pool->health->type == HC_TCP) {
+        probe_done(pr, true, NULL);
+        return;
+    }
+    pr->state = PR_SENDING;
+    pr->sent = 0;
+    probe_send(pr);
+}
+
 static void
 probe_connected(struct probe *pr)
 {
+    if (pr->pool->tls != NULL) {
+        pr->ssl = tlsio_new(pr->pool->tls->ctx, pr->io.fd, &pr->readable,
+                            false);
+        if (pr->ssl == NULL) {
+            probe_done(pr, false, "cannot start TLS");
+            return;
+        }
+        tls_client_names(pr->ssl, pr->pool->tls, pr->srv->address);
+        pr->state = PR_HANDSHAKE;
+        probe_handshake(pr);
+        return;
+    }
     if (pr->pool->health->type == HC_TCP) {
         probe_done(pr, true, NULL);
         return;
@@ -411,6 +465,9 @@ probe_io(struct ev_loop *loop, struct ev_io *io, uint32_t events)
         probe_connected(pr);
         return;
     }
+    case PR_HANDSHAKE:
+        probe_handshake(pr);
+        return;
     case PR_SENDING:
         probe_send(pr);
         return;

@@ -155,34 +155,11 @@ up_tls_start(struct upstream *u)
 {
     const struct conf_upstream_tls *t = u->pool->tls;
     struct worker *w = u->w;
-    char host[ADDR_TEXT_MAX + 256];
 
     u->ssl = tlsio_new(t->ctx, u->io.fd, &u->readable, false);
     if (u->ssl == NULL)
         return -1;
-    if (t->sni != NULL) {
-        snprintf(host, sizeof(host), "%s", t->sni);
-    } else {
-        /* the host part of the address as written: a name or a literal */
-        const char *a = u->srv->address;
-        const char *colon = strrchr(a, ':');
-        size_t l = colon ? (size_t)(colon - a) : strlen(a);
-        if (l >= 2 && a[0] == '[' && a[l - 1] == ']') {
-            a++;
-            l -= 2;
-        }
-        snprintf(host, sizeof(host), "%.*s", (int)l, a);
-    }
-    bool literal = strspn(host, "0123456789.") == strlen(host) ||
-                   strchr(host, ':') != NULL;
-    if (!literal)
-        SSL_set_tlsext_host_name(u->ssl, host);
-    if (t->verify) {
-        if (literal)
-            X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(u->ssl), host);
-        else
-            SSL_set1_host(u->ssl, host);
-    }
+    tls_client_names(u->ssl, t, u->srv->address);
     SSL_SESSION *sess = w->up_sess ? w->up_sess[u->srv->slot] : NULL;
     if (sess != NULL)
         SSL_set_session(u->ssl, sess);
