@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "tls.h"
 #include "units.h"
 
 #define EXIT_NOT_RUNNING 3      /* LSB: program is not running */
@@ -130,9 +131,22 @@ ctl_check(const char *conf_path)
         if (l->protocol == PROTO_TCP)
             printf("  %-12s tcp   %-24s -> pool %s\n", l->name, l->address,
                    l->pool_name);
+        else if (l->redirect_https)
+            printf("  %-12s http  %-24s redirects to https (port %d)\n",
+                   l->name, l->address, addr_port(&l->https->addr));
         else
-            printf("  %-12s http  %-24s %zu route%s\n", l->name, l->address,
-                   nr, nr == 1 ? "" : "s");
+            printf("  %-12s %-5s %-24s %zu route%s\n", l->name,
+                   l->tls ? "https" : "http", l->address, nr,
+                   nr == 1 ? "" : "s");
+        if (l->tls != NULL && l->tls->ctx != NULL) {
+            const struct tls_server *ts = l->tls->ctx;
+            printf("               certificates for");
+            for (size_t k = 0; k < ts->nnames && k < 8; k++)
+                printf(" %s", ts->names[k].name);
+            if (ts->nnames > 8)
+                printf(" (and %zu more)", ts->nnames - 8);
+            printf("\n");
+        }
     }
     printf("pools:\n");
     if (c->npools == 0)
@@ -151,6 +165,8 @@ ctl_check(const char *conf_path)
             if (sv->backup)
                 printf(" backup");
         }
+        if (p->tls != NULL)
+            printf(" (tls%s)", p->tls->verify ? "" : ", not verified");
         printf("\n");
     }
     printf("routes (first match wins):\n");
