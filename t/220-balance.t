@@ -87,21 +87,7 @@ $t->write_conf(conf());
 ok($t->start, 'started') or BAIL_OUT('cerberus did not start');
 my $port = $t->port('web');
 
-# The origin that answered (a, b or c), or the status when it was not 200.
-sub who {
-    my ($r) = @_;
-    return 'none' unless $r && $r->{status};
-    return "status $r->{status}" unless $r->{status} == 200;
-    return $r->{headers}{'x-origin'} // 'no X-Origin';
-}
 
-# $n GETs, each on a fresh connection; origin name -> count.
-sub spread {
-    my ($n, $path, %h) = @_;
-    my %n;
-    $n{ who(http_get($port, $path, %h)) }++ for 1 .. $n;
-    return \%n;
-}
 
 # The pool's servers from `cerberus status`: origin name -> { conns, ... }.
 sub servers {
@@ -135,7 +121,7 @@ sub worker_requests { return { map { $_->{slot} => $_->{requests} } $t->workers 
 # ---- round robin ------------------------------------------------------------
 
 my $before = worker_requests();
-my $n = spread(600, '/rr/x');
+my $n = spread($port, 600, '/rr/x');
 my $after = worker_requests();
 within($n->{$_}, 190, 210, "round robin, 600 requests: server $_") for qw(a b c);
 is(total($n), 600, 'every request answered 200 by a server') or diag(explain($n));
@@ -162,7 +148,7 @@ for my $i (1 .. 20) {
     else { $k->close }
 }
 is(scalar(keys %on), 2, 'two keep-alive connections, one on each worker');
-my @alt = map { who($on{ $_ % 3 == 2 ? 1 : 0 }->get("/rr/alt-$_")) } 0 .. 29;
+my @alt = map { origin_of($on{ $_ % 3 == 2 ? 1 : 0 }->get("/rr/alt-$_")) } 0 .. 29;
 $_->close for values %on;
 my $distinct = 1;
 for my $i (0 .. $#alt - 2) {
@@ -172,14 +158,14 @@ for my $i (0 .. $#alt - 2) {
 ok($distinct, 'requests over the two workers: every 3 consecutive ones go to 3 different servers')
     or diag("@alt");
 
-$n = spread(600, '/w31/x');
+$n = spread($port, 600, '/w31/x');
 within($n->{a}, 427, 473, 'weights 3:1, server of weight 3');
 within($n->{b}, 142, 158, 'weights 3:1, server of weight 1');
 
 # Smooth: on one connection (nothing else in flight, so the shared position
 # is ours alone), weights 5:1:1 never send five in a row to the heavy one.
 my $c = Cerb::Conn->new($port);
-my @seq = map { who($c->get('/w511/x')) } 1 .. 70;
+my @seq = map { origin_of($c->get('/w511/x')) } 1 .. 70;
 $c->close;
 my $windows_ok = 1;
 for my $i (0 .. $#seq - 6) {
@@ -196,7 +182,7 @@ cmp_ok($longest, '<', 5, "smooth: the heavy server never gets 5 in a row (longes
 
 # ---- random -------------------------------------------------------------------
 
-$n = spread(300, '/rnd/x');
+$n = spread($port, 300, '/rnd/x');
 within($n->{$_}, 50, 150, "random, 300 requests: server $_") for qw(a b c);
 is(total($n), 300, 'random: every request answered by a server');
 
@@ -227,7 +213,7 @@ is(scalar(grep { $cn->{$_} == 1 } keys %$cn), 2, 'the two went to two different 
 $before = worker_requests();
 my (%lc, $settled);
 for my $i (1 .. 20) {
-    $lc{ who(http_get($port, "/lc/fast-$i")) }++;
+    $lc{ origin_of(http_get($port, "/lc/fast-$i")) }++;
     # Wait for the request's place to be given back before the next one.
     $settled = wait_for(sub { total(conns('lc')) == 2 }, 3) or last;
 }
@@ -270,7 +256,7 @@ sub keyed {
     my $same = 1;
     for my $k (1 .. 45) {
         my %got;
-        $got{ who(http_get($port, $make->($k, $_))) }++ for 1 .. $reps;
+        $got{ origin_of(http_get($port, $make->($k, $_))) }++ for 1 .. $reps;
         my @s = keys %got;
         $same = 0 if @s != 1 || $s[0] !~ /^[abc]$/;
         $map{$k} = @s == 1 ? $s[0] : undef;
@@ -282,13 +268,13 @@ sub keyed {
 my ($user_map, $same, $nserv) = keyed(5, sub { ("/hdr/x?n=$_[1]", 'X-User' => "user-$_[0]") });
 ok($same, 'hash by header: each X-User goes to the same server every time');
 is($nserv, 3, 'and 45 users spread over the 3 servers');
-$n = spread(60, '/hdr/x');
+$n = spread($port, 60, '/hdr/x');
 within($n->{$_}, 15, 25, "no X-User: round robin, server $_") for qw(a b c);
 
 (my $m, $same, $nserv) = keyed(4, sub { ("/ck/x?n=$_[1]", Cookie => "a=1; sid=s$_[0]; z=$_[1]") });
 ok($same, 'hash by cookie: each sid goes to the same server every time, among other cookies');
 is($nserv, 3, 'and 45 sids spread over the 3 servers');
-$n = spread(60, '/ck/x', Cookie => 'other=1');
+$n = spread($port, 60, '/ck/x', Cookie => 'other=1');
 within($n->{$_}, 15, 25, "no sid cookie: round robin, server $_") for qw(a b c);
 
 ($m, $same, $nserv) = keyed(4, sub { ("/uri/page-$_[0]") });
@@ -298,20 +284,20 @@ is($nserv, 3, 'and 45 targets spread over the 3 servers');
 ($m, $same, $nserv) = keyed(4, sub { ("/qid/x?a=$_[1]&id=$_[0]&b=" . ($_[1] * 7)) });
 ok($same, 'hash by query parameter: each id goes to the same server, whatever the other parameters');
 is($nserv, 3, 'and 45 ids spread over the 3 servers');
-$n = spread(60, '/qid/x?ident=1');
+$n = spread($port, 60, '/qid/x?ident=1');
 within($n->{$_}, 15, 25, "no id parameter: round robin, server $_") for qw(a b c);
 
-$n = spread(30, '/iph/x');
+$n = spread($port, 30, '/iph/x');
 is(scalar(keys %$n), 1, 'ip_hash: every request from 127.0.0.1 goes to one server')
     or diag(explain($n));
 ok((keys %$n)[0] =~ /^[abc]$/, 'and it is answered');
 
 # ---- config state, backup, consistent hashing on a reload ---------------------------
 
-$n = spread(30, '/st/x');
+$n = spread($port, 30, '/st/x');
 is_deeply($n, { c => 30 }, 'servers in state "drain" and "disabled" get no request');
 
-$n = spread(60, '/bk/x');
+$n = spread($port, 60, '/bk/x');
 ok(!$n->{c} && $n->{a} && $n->{b} && $n->{a} + $n->{b} == 60, 'the backup gets nothing while the primaries are up')
     or diag(explain($n));
 
@@ -327,7 +313,7 @@ is($rc, 0, "reload with server $gone of the hash pool disabled") or diag($err);
 my ($moved, $kept, $back) = (0, 0, 0);
 for my $k (sort keys %$user_map) {
     my %got;
-    $got{ who(http_get($port, "/hdr/x?n=$_", 'X-User' => "user-$k")) }++ for 1 .. 3;
+    $got{ origin_of(http_get($port, "/hdr/x?n=$_", 'X-User' => "user-$k")) }++ for 1 .. 3;
     my @s = keys %got;
     if ($user_map->{$k} eq $gone) {
         $moved++ if @s == 1 && $s[0] ne $gone && $s[0] =~ /^[abc]$/;
@@ -338,17 +324,17 @@ for my $k (sort keys %$user_map) {
 is($moved, $users{$gone}, "the $users{$gone} users of $gone move, each to one other server");
 is($kept, 45 - $users{$gone}, 'every other user keeps its server');
 
-$n = spread(30, '/bk/x');
+$n = spread($port, 30, '/bk/x');
 is_deeply($n, { c => 30 }, 'primaries disabled and drained: the backup takes every request');
 
 $t->write_conf(conf());
 ($rc, $out, $err) = $t->ctl('reload');
 is($rc, 0, 'reload with every server up again') or diag($err);
 for my $k (sort keys %$user_map) {
-    $back++ if who(http_get($port, "/hdr/x", 'X-User' => "user-$k")) eq $user_map->{$k};
+    $back++ if origin_of(http_get($port, "/hdr/x", 'X-User' => "user-$k")) eq $user_map->{$k};
 }
 is($back, 45, 'every user is back on its first server');
-$n = spread(60, '/bk/x');
+$n = spread($port, 60, '/bk/x');
 ok(!$n->{c} && $n->{a} && $n->{b} && $n->{a} + $n->{b} == 60, 'the primaries take over again from the backup')
     or diag(explain($n));
 
@@ -382,12 +368,12 @@ is(scalar(grep { my $x = $_->read_response(timeout => 5); $x && $x->{status} == 
    4, 'the slow requests are answered');
 $_->close for @slow, @slow2;
 ok(wait_for(sub { total(conns('mc1')) == 0 && total(conns('mc2')) == 0 }, 5), 'their places are given back');
-is(who(http_get($port, '/mc1/after')), 'a', 'then the server takes requests again');
+is(origin_of(http_get($port, '/mc1/after')), 'a', 'then the server takes requests again');
 
 # ---- tcp listener -----------------------------------------------------------------
 
 my %l4;
-$l4{ who(http_get($t->port('l4'), "/l4-$_")) }++ for 1 .. 60;
+$l4{ origin_of(http_get($t->port('l4'), "/l4-$_")) }++ for 1 .. 60;
 within($l4{$_}, 15, 25, "tcp listener, 60 connections, round robin: server $_") for qw(a b c);
 
 # max_conns counts relayed connections: a second one is closed at once.
@@ -400,9 +386,9 @@ $t0 = time;
 is($k2->read_response(timeout => 3), undef, 'a second one is closed without an answer');
 cmp_ok(time - $t0, '<', 1, 'at once');
 $k2->close;
-is(who($k1->read_response(timeout => 5)), 'a', 'the first is answered');
+is(origin_of($k1->read_response(timeout => 5)), 'a', 'the first is answered');
 $k1->close;
 ok(wait_for(sub { total(conns('tcpmc')) == 0 }, 5), 'and its place is given back');
-is(who(http_get($t->port('l4mc'), '/third')), 'a', 'so the next connection is relayed');
+is(origin_of(http_get($t->port('l4mc'), '/third')), 'a', 'so the next connection is relayed');
 
 $t->done;

@@ -92,36 +92,15 @@ EOF
 ok($t->start, 'started') or BAIL_OUT('cerberus did not start');
 my $port = $t->port('web');
 
-sub who {
-    my ($r) = @_;
-    return 'none' unless $r && $r->{status};
-    return "status $r->{status}" unless $r->{status} == 200;
-    return $r->{headers}{'x-origin'} // 'no X-Origin';
-}
 
-sub spread {
-    my ($n, $path, %h) = @_;
-    my %n;
-    $n{ who(http_get($port, $path, %h)) }++ for 1 .. $n;
-    return \%n;
-}
 
-# A server of a pool in `cerberus status`: { failures, conns, ... }.
-sub server {
-    my ($pool, $sport) = @_;
-    for (split /\n/, $t->status->{raw}) {
-        my ($p, $rest) = /^server=(\S+) 127\.0\.0\.1:$sport (.*)$/ or next;
-        $rest =~ s/\s*last_error=.*$//;
-        return { $rest =~ /(\w+)=(\S*)/g } if $p eq $pool;
-    }
-    return {};
-}
+sub server { $t->server_status(@_) }
 
 sub log_count { my ($re) = @_; scalar(() = slurp($t->error_log) =~ /$re/g) }
 
 # ---- retries -----------------------------------------------------------------
 
-my $n = spread(300, '/fo0/x');
+my $n = spread($port, 300, '/fo0/x');
 is(($n->{a} // 0) + ($n->{b} // 0), 300,
    'one of three servers refuses connections, no passive health: 300 requests, no error')
     or diag(explain($n));
@@ -129,14 +108,14 @@ cmp_ok($n->{$_} // 0, '>=', 100, "server $_ takes its share") for qw(a b);
 my $f = server('fo0', $dead1)->{failures} // 0;
 cmp_ok($f, '>=', 90, "the dead server was tried again and again ($f failures), each time retried");
 
-$n = spread(100, '/fo/x');
+$n = spread($port, 100, '/fo/x');
 is(($n->{a} // 0) + ($n->{b} // 0), 100, 'with max_fails = 1: 100 requests, no error') or diag(explain($n));
 is(server('fo', $dead1)->{failures}, 1, 'the dead server failed once, then was left out');
 is(log_count(qr/pool "fo" server 127\.0\.0\.1:$dead1: up -> down for 10000 ms: 1 failure within fail_timeout/), 1,
    'logged once: up -> down for fail_timeout');
 
 # retries = 0: the first failure is the client's.
-$n = spread(10, '/r0/x');
+$n = spread($port, 10, '/r0/x');
 cmp_ok($n->{'status 502'} // 0, '>=', 3, 'retries = 0: a request that meets the dead server gets 502')
     or diag(explain($n));
 is(($n->{'status 502'} // 0) + ($n->{a} // 0), 10, 'the others are answered by the good server');
@@ -147,7 +126,7 @@ my $p200 = 0;
 my $p502 = 0;
 for my $i (1 .. 10) {
     my $r = http_request($port, 'POST', "/post/x-$i", body => "payload $i");
-    $p200++ if who($r) eq 'a';
+    $p200++ if origin_of($r) eq 'a';
     $p502++ if $r && $r->{status} == 502;
 }
 cmp_ok($p502, '>=', 3, "POST dropped by the server after it took it: 502 ($p502 of 10)");
@@ -159,20 +138,20 @@ is(origin_hits('a', qr{^POST /post/x-}), $p200, 'and none of them was sent again
 my $ok = 0;
 for my $i (1 .. 10) {
     my $r = http_request($port, 'POST', "/postretry/x-$i", body => "payload $i");
-    $ok++ if who($r) eq 'a';
+    $ok++ if origin_of($r) eq 'a';
 }
 is($ok, 10, 'retry_non_idempotent = true: every POST answered, the dropped ones by the other server');
 cmp_ok(fake_hits('drop') - $p502, '>=', 3, 'after the dropping server took some of them');
 is(origin_hits('a', qr{^POST /postretry/x-}), 10, 'each POST reached the good server once');
 
-$n = spread(10, '/post/get');
+$n = spread($port, 10, '/post/get');
 is_deeply($n, { a => 10 }, 'GET dropped by a server: sent again to the other, no error') or diag(explain($n));
 
 # ---- passive health ------------------------------------------------------------------
 
 my $all200 = 1;
 for (1 .. 10) {
-    $all200 = 0 unless who(http_get($port, '/pas/x')) eq 'a';
+    $all200 = 0 unless origin_of(http_get($port, '/pas/x')) eq 'a';
     last if (server('pas', $dead2)->{failures} // 0) >= 2;
 }
 my $t_mark = time;
@@ -180,7 +159,7 @@ ok($all200, 'max_fails = 2: requests meeting the dead server are retried');
 is(server('pas', $dead2)->{failures}, 2, 'two failures counted');
 ok(wait_for(sub { log_count(qr/pool "pas" server 127\.0\.0\.1:$dead2: up -> down for 2000 ms: 2 failures/) == 1 }, 2),
    'marked down once, for every worker: up -> down for 2000 ms');
-$n = spread(30, '/pas/x');
+$n = spread($port, 30, '/pas/x');
 is_deeply($n, { a => 30 }, 'meanwhile all requests go to the other server');
 is(server('pas', $dead2)->{failures}, 2, 'and the dead one is not tried, by either worker');
 # After fail_timeout it is tried again.
@@ -197,13 +176,13 @@ my ($got500, $got200) = (0, 0);
 for (1 .. 10) {
     my $r = http_get($port, '/fs/x');
     $got500++ if $r && $r->{status} == 500 && $r->{body} eq "boom\n";
-    $got200++ if who($r) eq 'a';
+    $got200++ if origin_of($r) eq 'a';
     last if $got500 == 2;
 }
 is($got500, 2, 'fail_status = [500]: the 500 responses reach the client as they are');
 ok(wait_for(sub { log_count(qr/pool "fs" server 127\.0\.0\.1:$f500: up -> down for 2000 ms: 2 failures within fail_timeout \(last: status 500\)/) == 1 }, 2),
    'two of them mark the server down');
-$n = spread(20, '/fs/x');
+$n = spread($port, 20, '/fs/x');
 is_deeply($n, { a => 20 }, 'then the other server takes every request') or diag(explain($n));
 is(fake_hits('f500'), 2, 'and the failing one gets none');
 
@@ -214,7 +193,7 @@ $pd{ $_->{headers}{'x-origin'} // '' }++
 is(scalar(keys %pd), 2, 'both servers answer 500 once each');
 ok(wait_for(sub { log_count(qr/pool "pd" server .*: up -> down for 10000 ms/) == 2 }, 2),
    'both are marked down');
-$n = spread(10, '/pd/x');
+$n = spread($port, 10, '/pd/x');
 is(($n->{b} // 0) + ($n->{c} // 0), 10, 'every server passively down: requests still go to them, no 503')
     or diag(explain($n));
 
@@ -222,7 +201,7 @@ is(($n->{b} // 0) + ($n->{c} // 0), 10, 'every server passively down: requests s
 # traffic. On one connection (only our traffic), round robin alternates a
 # and b: a failure is aimed at b by sending it after an answer from a.
 my $k = Cerb::Conn->new($port);
-my $first = who($k->get('/ss/x'));
+my $first = origin_of($k->get('/ss/x'));
 $k->get('/ss/x') if $first eq 'b';
 my $r = $k->get('/ss/x?status=503');
 is($r && ($r->{headers}{'x-origin'} // '') . $r->{status}, 'b503', 'slow_start: a failure of b');
@@ -231,16 +210,16 @@ ok(wait_for(sub { log_count(qr/pool "ss" server 127\.0\.0\.1:$B: up -> down for 
 # Polled without pause, so that b is caught early in its ramp.
 my $t_back;
 for (my $until = time + 4; !$t_back && time < $until; ) {
-    $t_back = time if who($k->get('/ss/poll')) eq 'b';
+    $t_back = time if origin_of($k->get('/ss/poll')) eq 'b';
 }
 ok($t_back, 'b is back after fail_timeout');
 $n = { a => 0, b => 0 };
-$n->{ who($k->get('/ss/ramp')) }++ for 1 .. 100;
+$n->{ origin_of($k->get('/ss/ramp')) }++ for 1 .. 100;
 cmp_ok($n->{b}, '<=', 20, "and at first gets only a little of the traffic (b: $n->{b} of 100)");
 is($n->{a} + $n->{b}, 100, 'the rest goes to a');
 my $full = wait_for(sub {
     my %w = (a => 0, b => 0);
-    $w{ who($k->get('/ss/full')) }++ for 1 .. 100;
+    $w{ origin_of($k->get('/ss/full')) }++ for 1 .. 100;
     return $w{a} == 50 && $w{b} == 50 ? time : 0;
 }, 5);
 ok($full, 'then its full share: round robin alternates again');
@@ -249,7 +228,7 @@ $k->close;
 
 # ---- backup ----------------------------------------------------------------------
 
-$n = spread(40, '/bk/x');
+$n = spread($port, 40, '/bk/x');
 is_deeply($n, { p1 => 20, p2 => 20 }, 'the backup gets nothing while the primaries answer');
 
 # The pid of one of our origins (started by the harness).
@@ -267,7 +246,7 @@ for my $o (qw(p1 p2)) {
     ok($pid && kill('TERM', $pid), "origin $o stopped");
     waitpid($pid, 0) if $pid;
 }
-$n = spread(20, '/bk/x');
+$n = spread($port, 20, '/bk/x');
 is_deeply($n, { bk => 20 }, 'both primaries dead: the backup answers every request') or diag(explain($n));
 
 # p1 comes back on its port: after fail_timeout it takes the traffic again.
@@ -278,8 +257,8 @@ if ($p1 == 0) {
     exec origin_bin(), '-p', $P1, '-n', 'p1' or POSIX::_exit(1);
 }
 ok(wait_for(sub { IO::Socket::INET->new(PeerAddr => "127.0.0.1:$P1") }, 5), 'p1 listens again');
-ok(wait_for(sub { who(http_get($port, '/bk/back')) eq 'p1' }, 5), 'a primary that came back is used again');
-$n = spread(20, '/bk/x');
+ok(wait_for(sub { origin_of(http_get($port, '/bk/back')) eq 'p1' }, 5), 'a primary that came back is used again');
+$n = spread($port, 20, '/bk/x');
 is_deeply($n, { p1 => 20 }, 'and the backup is left alone again') or diag(explain($n));
 kill 'TERM', $p1;
 waitpid($p1, 0);
@@ -287,7 +266,7 @@ waitpid($p1, 0);
 # ---- tcp listener ------------------------------------------------------------------
 
 my %l4;
-$l4{ who(http_get($t->port('l4'), "/l4-$_")) }++ for 1 .. 60;
+$l4{ origin_of(http_get($t->port('l4'), "/l4-$_")) }++ for 1 .. 60;
 is(($l4{a} // 0) + ($l4{b} // 0), 60, 'tcp listener with a dead server: every connection relayed')
     or diag(explain(\%l4));
 cmp_ok($l4{$_} // 0, '>=', 20, "to server $_ as well") for qw(a b);

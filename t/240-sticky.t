@@ -48,12 +48,6 @@ $t->write_conf(conf());
 ok($t->start, 'started') or BAIL_OUT('cerberus did not start');
 my $port = $t->port('web');
 
-sub who {
-    my ($r) = @_;
-    return 'none' unless $r && $r->{status};
-    return "status $r->{status}" unless $r->{status} == 200;
-    return $r->{headers}{'x-origin'} // 'no X-Origin';
-}
 sub set_cookie { my ($r) = @_; return $r && $r->{headers}{'set-cookie'} }
 sub cookie_value {
     my ($r, $name) = @_;
@@ -68,7 +62,7 @@ sub learn {
     my (%tok, %seen);
     for (1 .. 4 * @$servers) {
         my $r = http_get($port, $path, %h);
-        my $w = who($r);
+        my $w = origin_of($r);
         my $v = cookie_value($r, $name);
         $seen{$w}{ $v // '(none)' }++;
     }
@@ -101,7 +95,7 @@ for my $s (qw(a b c)) {
     my (%got, $again);
     for my $i (1 .. 20) {
         my $x = http_get($port, "/st/s-$i", Cookie => "srv=$tok->{$s}");
-        $got{ who($x) }++;
+        $got{ origin_of($x) }++;
         $again++ if set_cookie($x);
     }
     is_deeply(\%got, { $s => 20 }, "cookie of server $s: 20 requests, all to $s");
@@ -109,12 +103,12 @@ for my $s (qw(a b c)) {
 }
 my $c = Cerb::Conn->new($port);
 my %ka;
-$ka{ who($c->get("/st/ka-$_", Cookie => "theme=dark; srv=$tok->{b}; lang=en")) }++ for 1 .. 10;
+$ka{ origin_of($c->get("/st/ka-$_", Cookie => "theme=dark; srv=$tok->{b}; lang=en")) }++ for 1 .. 10;
 $c->close;
 is_deeply(\%ka, { b => 10 }, 'among other cookies, on one keep-alive connection: always b');
 
 my $q = http_get($port, '/st/quoted', Cookie => qq(srv="$tok->{c}"));
-is(who($q), 'c', 'a quoted cookie value works too');
+is(origin_of($q), 'c', 'a quoted cookie value works too');
 ok(!set_cookie($q), 'and is not issued again');
 
 # Values that name no server of the pool: balanced, and a new cookie.
@@ -126,7 +120,7 @@ for my $bad ('garbage', 'A' x 22, $other, $flip, '', "$tok->{a}x") {
     my $fine = 1;
     for my $i (1 .. 6) {
         my $x = http_get($port, "/st/bad-$i", Cookie => "srv=$bad");
-        my $w = who($x);
+        my $w = origin_of($x);
         $got{$w}++;
         $fine = 0 unless $w =~ /^[abc]$/ && (cookie_value($x, 'srv') // '') eq ($tok->{$w} // '-');
     }
@@ -136,10 +130,10 @@ for my $bad ('garbage', 'A' x 22, $other, $flip, '', "$tok->{a}x") {
 
 # The cookie wins over the pool's balance (here: hash by header).
 my $htok = learn('/hst/learn', 'hs', [qw(a b c)]);
-my $home = who(http_get($port, '/hst/x', 'X-User' => 'alice'));
+my $home = origin_of(http_get($port, '/hst/x', 'X-User' => 'alice'));
 my ($away) = grep { $_ ne $home } sort keys %$htok;
 my %h;
-$h{ who(http_get($port, "/hst/x-$_", 'X-User' => 'alice', Cookie => "hs=$htok->{$away}")) }++ for 1 .. 10;
+$h{ origin_of(http_get($port, "/hst/x-$_", 'X-User' => 'alice', Cookie => "hs=$htok->{$away}")) }++ for 1 .. 10;
 is_deeply(\%h, { $away => 10 }, "the cookie sends alice to $away, not to her hash's server $home");
 
 # ---- attributes ----------------------------------------------------------------
@@ -157,18 +151,18 @@ my ($rc, undef, $err) = $t->ctl('reload');
 is($rc, 0, 'reload: a drained, c disabled') or diag($err);
 for my $s (qw(a c)) {
     my $x = http_get($port, "/st/moved-$s", Cookie => "srv=$tok->{$s}");
-    is(who($x), 'b', "cookie of server $s, now " . ($s eq 'a' ? 'drained' : 'disabled') . ': served by b');
+    is(origin_of($x), 'b', "cookie of server $s, now " . ($s eq 'a' ? 'drained' : 'disabled') . ': served by b');
     is(cookie_value($x, 'srv'), $tok->{b}, 'with a new cookie naming b');
 }
 my $x = http_get($port, '/st/kept', Cookie => "srv=$tok->{b}");
-is(who($x), 'b', 'the cookie of b is still good after the reload (same key)');
+is(origin_of($x), 'b', 'the cookie of b is still good after the reload (same key)');
 ok(!set_cookie($x), 'and is not issued again');
 
 $t->write_conf(conf());
 ($rc, undef, $err) = $t->ctl('reload');
 is($rc, 0, 'reload: every server up again') or diag($err);
 my %back;
-$back{ who(http_get($port, "/st/back-$_", Cookie => "srv=$tok->{a}")) }++ for 1 .. 10;
+$back{ origin_of(http_get($port, "/st/back-$_", Cookie => "srv=$tok->{a}")) }++ for 1 .. 10;
 is_deeply(\%back, { a => 10 }, 'the cookie of a brings the client back to a');
 
 # A full server (max_conns) hands its clients over too.
@@ -178,12 +172,12 @@ $hold->send_raw("GET /full/held?delay_ms=1000 HTTP/1.1\r\nHost: a\r\nCookie: fc=
 ok(wait_for(sub { $t->status->{raw} =~ /^server=full 127\.0\.0\.1:$A .*\bconns=1\b/m }, 5),
    'server a holds its max_conns = 1 request');
 $x = http_get($port, '/full/more', Cookie => "fc=$ftok->{a}");
-is(who($x), 'b', 'the next client of a is served by b');
+is(origin_of($x), 'b', 'the next client of a is served by b');
 is(cookie_value($x, 'fc'), $ftok->{b}, 'with a cookie naming b');
-is(who($hold->read_response(timeout => 5)), 'a', 'the held request is answered by a');
+is(origin_of($hold->read_response(timeout => 5)), 'a', 'the held request is answered by a');
 $hold->close;
 ok(wait_for(sub { $t->status->{raw} =~ /^server=full 127\.0\.0\.1:$A .*\bconns=0\b/m }, 5), 'a has room again');
-is(who(http_get($port, '/full/again', Cookie => "fc=$ftok->{a}")), 'a', 'and takes its clients again');
+is(origin_of(http_get($port, '/full/again', Cookie => "fc=$ftok->{a}")), 'a', 'and takes its clients again');
 
 # A dead server: its clients move, with a new cookie, and stay there.
 my $ktok = learn('/kp/learn', 'ks', [qw(d e f)]);
@@ -194,11 +188,11 @@ my ($fpid) = grep { index(slurp("/proc/$_/cmdline"), "\0$pf\0") >= 0 }
 ok($fpid && kill('TERM', $fpid), 'origin f stopped');
 waitpid($fpid, 0) if $fpid;
 $x = http_get($port, '/kp/dead', Cookie => "ks=$ktok->{f}");
-my $new = who($x);
+my $new = origin_of($x);
 like($new, qr/^[de]$/, "cookie of dead server f: served by $new");
 is(cookie_value($x, 'ks'), $ktok->{$new} // '-', "with a new cookie naming $new");
 my %stay;
-$stay{ who(http_get($port, "/kp/stay-$_", Cookie => "ks=" . ($ktok->{$new} // ''))) }++ for 1 .. 10;
+$stay{ origin_of(http_get($port, "/kp/stay-$_", Cookie => "ks=" . ($ktok->{$new} // ''))) }++ for 1 .. 10;
 is_deeply(\%stay, { $new => 10 }, "then the new cookie keeps the client on $new");
 
 # ---- by client address --------------------------------------------------------------
@@ -206,7 +200,7 @@ is_deeply(\%stay, { $new => 10 }, "then the new cookie keeps the client on $new"
 my (%ip, $sc);
 for my $i (1 .. 30) {
     my $y = http_get($port, "/sip/x-$i");
-    $ip{ who($y) }++;
+    $ip{ origin_of($y) }++;
     $sc++ if set_cookie($y);
 }
 is(scalar(keys %ip), 1, 'source = "ip": every request from 127.0.0.1 goes to one server') or diag(explain(\%ip));

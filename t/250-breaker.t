@@ -38,28 +38,8 @@ EOF
 ok($t->start, 'started') or BAIL_OUT('cerberus did not start');
 my $port = $t->port('web');
 
-sub who {
-    my ($r) = @_;
-    return 'none' unless $r && $r->{status};
-    return "status $r->{status}" unless $r->{status} == 200;
-    return $r->{headers}{'x-origin'} // 'no X-Origin';
-}
-sub spread {
-    my ($n, $path) = @_;
-    my %n;
-    $n{ who(http_get($port, $path)) }++ for 1 .. $n;
-    return \%n;
-}
 sub log_count { my ($re) = @_; scalar(() = slurp($t->error_log) =~ /$re/g) }
-sub server {
-    my ($pool, $sport) = @_;
-    for (split /\n/, $t->status->{raw}) {
-        my ($p, $rest) = /^server=(\S+) 127\.0\.0\.1:$sport (.*)$/ or next;
-        $rest =~ s/\s*last_error=.*$//;
-        return { $rest =~ /(\w+)=(\S*)/g } if $p eq $pool;
-    }
-    return {};
-}
+sub server { $t->server_status(@_) }
 sub origin_hits {
     my ($name, $re) = @_;
     return scalar grep { $_ =~ $re } split /\n/, slurp($t->dir . "/origin-$name.requests");
@@ -68,7 +48,7 @@ sub origin_hits {
 # ---- a server among others ----------------------------------------------------
 
 # An id that hashes to a, so that failures can be aimed at it.
-my ($id) = grep { who(http_get($port, "/cb/find?id=k$_")) eq 'a' } 1 .. 60;
+my ($id) = grep { origin_of(http_get($port, "/cb/find?id=k$_")) eq 'a' } 1 .. 60;
 ok($id, "id k$id goes to server a") or BAIL_OUT('no id for server a');
 $id = "k$id";
 my $open_re = qr/pool "cb" server 127\.0\.0\.1:$A: circuit closed -> open for 1000 ms after 3 consecutive failures \(last: status 503\)/;
@@ -90,8 +70,8 @@ SKIP: {
 
 # While open: a gets nothing, b everything, whichever worker.
 my $hits = origin_hits('a', qr{^GET /cb/});
-my $n = spread(10, "/cb/y?id=$id");
-my $m = spread(10, '/cb/z');
+my $n = spread($port, 10, "/cb/y?id=$id");
+my $m = spread($port, 10, '/cb/z');
 my $dt = time - $t_open;
 is_deeply($n, { b => 10 }, "while open, a's key goes to b") or diag(explain($n));
 is_deeply($m, { b => 10 }, 'and so does round robin') or diag(explain($m));
@@ -99,14 +79,14 @@ is(origin_hits('a', qr{^GET /cb/}), $hits, sprintf('a gets no request at all (%.
 cmp_ok($dt, '<', 1, 'all that while the breaker was open');
 
 # After open_for one probe goes to a: it succeeds and closes the breaker.
-my $probe = wait_for(sub { who(http_get($port, "/cb/probe?id=$id")) eq 'a' ? time : 0 }, 4);
+my $probe = wait_for(sub { origin_of(http_get($port, "/cb/probe?id=$id")) eq 'a' ? time : 0 }, 4);
 ok($probe, 'after open_for a request goes to a again');
 cmp_ok($probe - $t_open, '>=', 0.9, sprintf('not before open_for (%.2f s)', $probe - $t_open));
 ok(wait_for(sub { log_count(qr/pool "cb" server 127\.0\.0\.1:$A: circuit open -> half-open: one probe request/) == 1 }, 2),
    'logged: circuit open -> half-open');
 ok(wait_for(sub { log_count(qr/pool "cb" server 127\.0\.0\.1:$A: circuit half-open -> closed: the probe succeeded/) == 1 }, 2),
    'the probe succeeded: circuit half-open -> closed');
-$n = spread(20, '/cb/w');
+$n = spread($port, 20, '/cb/w');
 cmp_ok($n->{a} // 0, '>=', 5, 'traffic to a resumes (' . ($n->{a} // 0) . ' of 20)');
 is(($n->{a} // 0) + ($n->{b} // 0), 20, 'and every request is answered');
 
@@ -155,12 +135,12 @@ is($through, 1, 'one probe request goes through');
 is($other && $other->{status}, 503, 'the one beside it gets 503');
 ok(wait_for(sub { log_count(qr/pool "one" server 127\.0\.0\.1:$C: circuit half-open -> closed/) == 1 }, 2),
    'the probe succeeded: closed');
-$n = spread(10, '/one/ok');
+$n = spread($port, 10, '/one/ok');
 is_deeply($n, { c => 10 }, 'the server takes every request again');
 
 # ---- a server that refuses connections -----------------------------------------------
 
-$n = spread(30, '/gone/x');
+$n = spread($port, 30, '/gone/x');
 is_deeply($n, { a => 30 }, 'a dead server in the pool: every request answered (retried)')
     or diag(explain($n));
 ok(wait_for(sub { log_count(qr/pool "gone" server 127\.0\.0\.1:$dead: circuit closed -> open for 1000 ms after 3 consecutive failures \(last: connect: Connection refused\)/) == 1 }, 2),

@@ -21,7 +21,7 @@ use Time::HiRes qw(time sleep);
 use Test::More;
 
 our @EXPORT = qw(http_get http_request http_raw wait_for slurp free_port
-                 cerberus_bin origin_bin read_head json_body);
+                 cerberus_bin origin_bin read_head json_body origin_of spread);
 
 use Cwd qw(abs_path);
 my $SRC = abs_path($ENV{CERB_SRCDIR} // '.');
@@ -327,6 +327,35 @@ sub json_body {
     my ($r) = @_;
     require JSON::PP;
     return $r && eval { JSON::PP::decode_json($r->{body}) };
+}
+
+# The origin that answered a request (t/origin's X-Origin), or the status
+# when it was not 200, or 'none' when nothing came back.
+sub origin_of {
+    my ($r) = @_;
+    return 'none' unless $r && $r->{status};
+    return "status $r->{status}" unless $r->{status} == 200;
+    return $r->{headers}{'x-origin'} // 'no X-Origin';
+}
+
+# $n GETs of $path on $port, each on a fresh connection: origin -> count.
+sub spread {
+    my ($port, $n, $path, %h) = @_;
+    my %n;
+    $n{ origin_of(http_get($port, $path, %h)) }++ for 1 .. $n;
+    return \%n;
+}
+
+# The status file's line for server 127.0.0.1:$sport of $pool, as
+# { state, health, conns, active, requests, failures, ... } ({} if none).
+sub server_status {
+    my ($self, $pool, $sport) = @_;
+    for (split /\n/, $self->status->{raw}) {
+        my ($p, $rest) = /^server=(\S+) 127\.0\.0\.1:$sport (.*)$/ or next;
+        $rest =~ s/\s*last_error=.*$//;
+        return { $rest =~ /(\w+)=(\S*)/g } if $p eq $pool;
+    }
+    return {};
 }
 
 # Lines matching these are expected by the test (e.g. a deliberate crash).
