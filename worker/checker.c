@@ -343,6 +343,20 @@ probe_send(struct probe *pr)
     ev_io_modify(pr->ck->loop, &pr->io, EPOLLIN | EPOLLRDHUP);
 }
 
+/* Connected (and through TLS when the pool has it): a tcp check has
+ * passed, an http one sends its request. */
+static void
+probe_ready(struct probe *pr)
+{
+    if (pr->pool->health->type == HC_TCP) {
+        probe_done(pr, true, NULL);
+        return;
+    }
+    pr->state = PR_SENDING;
+    pr->sent = 0;
+    probe_send(pr);
+}
+
 /* The pool's TLS: the check passes through a handshake first (for a tcp
  * check, the handshake is the check). */
 static void
@@ -362,13 +376,7 @@ probe_handshake(struct probe *pr)
         probe_done(pr, false, msg);
         return;
     }
-    if (pr->pool->health->type == HC_TCP) {
-        probe_done(pr, true, NULL);
-        return;
-    }
-    pr->state = PR_SENDING;
-    pr->sent = 0;
-    probe_send(pr);
+    probe_ready(pr);
 }
 
 static void
@@ -386,13 +394,7 @@ probe_connected(struct probe *pr)
         probe_handshake(pr);
         return;
     }
-    if (pr->pool->health->type == HC_TCP) {
-        probe_done(pr, true, NULL);
-        return;
-    }
-    pr->state = PR_SENDING;
-    pr->sent = 0;
-    probe_send(pr);
+    probe_ready(pr);
 }
 
 static void

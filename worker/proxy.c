@@ -1322,6 +1322,28 @@ proxy_timeout(struct conn *c)
     }
 }
 
+/* The new connection failed before carrying anything (its connect or its
+ * TLS handshake): logged, held against the server, and the request goes
+ * on elsewhere. */
+static void
+up_setup_failed(struct conn *c, bool tls, const char *detail)
+{
+    struct proxy *p = c->px;
+    struct upstream *u = p->u;
+    const struct conf_server *s = u->srv;
+    char why[320];
+
+    log_warn("pool \"%s\": %s %s: %s", p->pool->name,
+             tls ? "TLS handshake with" : "connect to", s->address, detail);
+    snprintf(why, sizeof(why), "%s: %s", tls ? "TLS handshake" : "connect",
+             detail);
+    u->c = NULL;
+    up_close(u);
+    p->u = NULL;
+    server_failed(c, s, why);
+    proxy_connect(c);
+}
+
 static void
 up_event(struct ev_loop *loop, struct ev_io *io, uint32_t ev)
 {
@@ -1350,18 +1372,7 @@ up_event(struct ev_loop *loop, struct ev_io *io, uint32_t ev)
         socklen_t len = sizeof(err);
         getsockopt(u->io.fd, SOL_SOCKET, SO_ERROR, &err, &len);
         if (err != 0 || (ev & EPOLLERR)) {
-            struct proxy *p = c->px;
-            const struct conf_server *s = u->srv;
-            char why[128];
-            snprintf(why, sizeof(why), "connect: %s",
-                     strerror(err ? err : ECONNREFUSED));
-            log_warn("pool \"%s\": connect to %s: %s", p->pool->name,
-                     s->address, strerror(err ? err : ECONNREFUSED));
-            u->c = NULL;
-            up_close(u);
-            p->u = NULL;
-            server_failed(c, s, why);
-            proxy_connect(c);
+            up_setup_failed(c, false, strerror(err ? err : ECONNREFUSED));
             return;
         }
         if (!(ev & EPOLLOUT))
@@ -1369,21 +1380,12 @@ up_event(struct ev_loop *loop, struct ev_io *io, uint32_t ev)
         u->connected = true;
     }
     if (u->ssl != NULL && !u->tls_done) {
-        char why[256], msg[320];
+        char why[256];
         int r = up_tls_handshake(u, why, sizeof(why));
         if (r == 0)
             return;
         if (r < 0) {
-            struct proxy *p = c->px;
-            const struct conf_server *s = u->srv;
-            snprintf(msg, sizeof(msg), "TLS handshake with %s: %s",
-                     s->address, why);
-            log_warn("pool \"%s\": %s", p->pool->name, msg);
-            u->c = NULL;
-            up_close(u);
-            p->u = NULL;
-            server_failed(c, s, msg);
-            proxy_connect(c);
+            up_setup_failed(c, true, why);
             return;
         }
     }
