@@ -228,6 +228,9 @@ struct conf {
     size_t npools;
     struct conf_route *routes;
     size_t nroutes;
+    char **cert_headers;        /* client-certificate headers: only cerberus
+                                 * sets them, on every listener */
+    size_t ncert_headers;
     struct arena *arena;
 };
 

@@ -771,6 +771,24 @@ root_check(struct conf_ctx *ctx, void *obj, const char *path)
             l->access_log = c->access_log;
         if (l->max_request_line > l->max_header_size)
             l->max_request_line = l->max_header_size;
+        if (l->tls != NULL && l->tls->verify_client != VERIFY_NONE) {
+            const char *h[2] = { l->tls->client_subject_header,
+                                 l->tls->client_fingerprint_header };
+            for (int k = 0; k < 2; k++) {
+                if (h[k] == NULL)
+                    continue;
+                bool seen = false;
+                for (size_t j = 0; j < c->ncert_headers && !seen; j++)
+                    seen = strcasecmp(c->cert_headers[j], h[k]) == 0;
+                if (seen)
+                    continue;
+                char **n = arena_alloc(a, (c->ncert_headers + 1) * sizeof(*n));
+                if (c->ncert_headers > 0)
+                    memcpy(n, c->cert_headers, c->ncert_headers * sizeof(*n));
+                n[c->ncert_headers++] = (char *)h[k];
+                c->cert_headers = n;
+            }
+        }
         if (l->redirect_https) {
             for (size_t j = 0; j < c->nlisteners && l->https == NULL; j++)
                 if (c->listeners[j].tls != NULL)

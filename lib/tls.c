@@ -299,6 +299,8 @@ servername_cb(SSL *s, int *alert, void *arg)
 
     if (sni == NULL || sni[0] == '\0') {
         if (ts->conf->strict_sni) {
+            SSL_set_app_data(s, (void *)"strict_sni: the client sent no "
+                             "server name");
             *alert = SSL_AD_UNRECOGNIZED_NAME;
             return SSL_TLSEXT_ERR_ALERT_FATAL;
         }
@@ -324,6 +326,8 @@ servername_cb(SSL *s, int *alert, void *arg)
     }
     if (c == NULL) {
         if (ts->conf->strict_sni) {
+            SSL_set_app_data(s, (void *)"strict_sni: no certificate for the "
+                             "server name");
             *alert = SSL_AD_UNRECOGNIZED_NAME;
             return SSL_TLSEXT_ERR_ALERT_FATAL;
         }
@@ -428,10 +432,12 @@ new_server_ctx(struct conf_ctx *ctx, struct conf_tls *t, const char *path,
     SSL_CTX_set_tlsext_status_cb(c, ocsp_cb);
     SSL_CTX_set_tlsext_status_arg(c, ts);
     SSL_CTX_set_ex_data(c, ex_server_index(), ts);
-    if (t->verify_client != VERIFY_NONE && t->client_ca != NULL) {
+    if (t->verify_client != VERIFY_NONE && t->client_ca != NULL &&
+        !ts->ca_bad) {
         if (SSL_CTX_load_verify_locations(c, t->client_ca, NULL) != 1) {
             conf_error(ctx, &t->src, "%s.client_ca: cannot load %s: %s", path,
                        t->client_ca, tls_error_text(e, sizeof(e)));
+            ts->ca_bad = true;  /* once, not per certificate */
         } else {
             STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(t->client_ca);
             if (names != NULL)
@@ -582,6 +588,16 @@ tls_conf_server(struct conf_ctx *ctx, struct conf_tls *t, const char *path)
         return;
     }
     ts->conf = t;
+    if (t->verify_client != VERIFY_NONE && t->client_ca != NULL) {
+        FILE *f = fopen(t->client_ca, "r");
+        if (f == NULL) {
+            conf_error(ctx, &t->src, "%s.client_ca: cannot open %s: %s", path,
+                       t->client_ca, strerror(errno));
+            ts->ca_bad = true;
+        } else {
+            fclose(f);
+        }
+    }
     /* ALPN in wire format */
     size_t al = 0;
     for (size_t i = 0; i < t->nalpn; i++)
@@ -592,7 +608,7 @@ tls_conf_server(struct conf_ctx *ctx, struct conf_tls *t, const char *path)
         if (strcmp(t->alpn[i], "http/1.1") != 0) {
             conf_error(ctx, &t->src, "%s.alpn: unsupported protocol \"%s\" "
                        "(only \"http/1.1\" is served)", path, t->alpn[i]);
-            return;
+            continue;           /* the certificates are still checked */
         }
         ts->alpn[ts->alpn_len++] = (unsigned char)l;
         memcpy(ts->alpn + ts->alpn_len, t->alpn[i], l);
@@ -750,6 +766,18 @@ tls_server_ctx(const struct conf_tls *t)
 
 /* ---- upstream ------------------------------------------------------------ */
 
+static int
+client_new_session(SSL *ssl, SSL_SESSION *sess)
+{
+    SSL_SESSION **where = SSL_get_app_data(ssl);
+
+    if (where == NULL)
+        return 0;
+    SSL_SESSION_free(*where);
+    *where = sess;
+    return 1;                   /* the reference is ours */
+}
+
 void
 tls_conf_upstream(struct conf_ctx *ctx, struct conf_upstream_tls *t,
                   const char *path)
@@ -772,18 +800,27 @@ tls_conf_upstream(struct conf_ctx *ctx, struct conf_upstream_tls *t,
     SSL_CTX_set_mode(c, SSL_MODE_ENABLE_PARTIAL_WRITE |
                         SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
                         SSL_MODE_RELEASE_BUFFERS);
-    /* sessions are kept by the worker, per server (SSL_get1_session) */
+    /* sessions are kept by the worker, one per server: where, the
+     * connection's app data says */
     SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_CLIENT |
                                       SSL_SESS_CACHE_NO_INTERNAL_STORE);
+    SSL_CTX_sess_set_new_cb(c, client_new_session);
     if (t->ciphers != NULL && SSL_CTX_set_cipher_list(c, t->ciphers) != 1) {
         conf_error(ctx, &t->src, "%s.ciphers: no usable cipher in \"%s\"",
                    path, t->ciphers);
         ERR_clear_error();
     }
     if (t->verify) {
+        FILE *f = t->ca != NULL ? fopen(t->ca, "r") : NULL;
+        if (t->ca != NULL && f == NULL) {
+            conf_error(ctx, &t->src, "%s.ca: cannot open %s: %s", path, t->ca,
+                       strerror(errno));
+        }
+        if (f != NULL)
+            fclose(f);
         int ok = t->ca != NULL ? SSL_CTX_load_verify_locations(c, t->ca, NULL)
                                : SSL_CTX_set_default_verify_paths(c);
-        if (ok != 1)
+        if (ok != 1 && (t->ca == NULL || f != NULL))
             conf_error(ctx, &t->src, "%s.ca: cannot load %s: %s", path,
                        t->ca ? t->ca : "the system's trust store",
                        tls_error_text(e, sizeof(e)));

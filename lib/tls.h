@@ -28,6 +28,7 @@ struct tls_server {
     struct tls_ocsp { X509 *x; unsigned char *der; size_t len; } *ocsp;
     unsigned char *alpn;        /* wire format */
     size_t alpn_len;
+    bool ca_bad;                /* client_ca could not be opened (reported) */
 };
 
 /* Config time (the schema's checks): loads and checks every certificate

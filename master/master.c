@@ -304,7 +304,8 @@ log_listeners(const struct conf *c)
     for (size_t i = 0; i < c->nlisteners; i++) {
         const struct conf_listener *l = &c->listeners[i];
         if (l->protocol == PROTO_HTTP)
-            log_notice("listener \"%s\" on http://%s/", l->name, l->address);
+            log_notice("listener \"%s\" on %s://%s/", l->name,
+                       l->tls ? "https" : "http", l->address);
         else
             log_notice("listener \"%s\" on tcp %s -> pool %s", l->name,
                        l->address, l->pool_name);

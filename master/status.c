@@ -100,7 +100,7 @@ status_write(struct master *m)
     for (size_t i = 0; i < m->conf->nlisteners; i++) {
         struct conf_listener *l = &m->conf->listeners[i];
         fprintf(f, "listener=%s %s %s\n", l->name, l->address,
-                l->protocol == PROTO_TCP ? "tcp" : "http");
+                l->protocol == PROTO_TCP ? "tcp" : l->tls ? "https" : "http");
     }
     if (fclose(f) != 0 || rename(tmp, m->status_path) < 0) {
         log_error("cannot write status file %s: %s", m->status_path,

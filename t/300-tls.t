@@ -279,8 +279,7 @@ is_deeply([$c1->[0] - $c0->[0], $c1->[1] - $c0->[1]], [1, 4],
 ($rc, $out, $err) = $t->ctl('status');
 like($out, qr/^\s*worker \d .*tls_failures=\d+/m, 'cerberus status shows them per worker');
 
-TODO: {
-    local $TODO = 'TLS listeners are announced, and listed by status, as http';
+{
     like($out, qr/^\s*tls 127\.0\.0\.1:$port (https|tls)/m, 'status lists the TLS listener as such');
     my ($said) = slurp($t->error_log) =~ /(listener "tls" on \S+)/;
     is($said, "listener \"tls\" on https://127.0.0.1:$port/",

@@ -34,7 +34,8 @@ listeners = (
             client_subject_header = "X-SSL-Subject";
             client_fingerprint_header = "X-SSL-Fingerprint"; }; },
   { name = "noverify"; address = "127.0.0.1:%%PORT:noverify%%";
-    tls = { certificates = ( { cert = "server.pem"; key = "server.key"; } ); }; }
+    tls = { certificates = ( { cert = "server.pem"; key = "server.key"; } ); }; },
+  { name = "plain"; address = "127.0.0.1:%%PORT:plain%%"; }
 );
 pools = ( { name = "app"; servers = ( { address = "127.0.0.1:%%ORIGIN:a%%"; } ); } );
 routes = ( { path_prefix = "/"; pool = "app"; } );
@@ -133,6 +134,14 @@ is($r && $r->{status}, 200, 'without verify_client: 200');
 $h = seen($r);
 ok(!$h->{'x-client-subject'} && !$h->{'x-client-fingerprint'},
    '... and the client cannot send X-Client-Subject or X-Client-Fingerprint itself')
+    or diag(explain($h));
+
+# ---- a plain listener beside them ------------------------------------------------
+$r = http_get($t->port('plain'), '/who', %spoof);
+is($r && $r->{status}, 200, 'a plain listener: 200');
+$h = seen($r);
+ok(!$h->{'x-client-subject'} && !$h->{'x-client-fingerprint'} && !$h->{'x-ssl-subject'},
+   '... and the certificate headers of every TLS listener are dropped there too')
     or diag(explain($h));
 
 $t->done;

@@ -160,9 +160,14 @@ up_tls_start(struct upstream *u)
     if (u->ssl == NULL)
         return -1;
     tls_client_names(u->ssl, t, u->srv->address);
-    SSL_SESSION *sess = w->up_sess ? w->up_sess[u->srv->slot] : NULL;
-    if (sess != NULL)
-        SSL_set_session(u->ssl, sess);
+    if (w->up_sess != NULL) {
+        /* the server's last session is resumed; a new one is kept when
+         * OpenSSL has it (TLS 1.3: after the handshake, with a ticket) */
+        SSL_SESSION **slot = &w->up_sess[u->srv->slot];
+        if (*slot != NULL)
+            SSL_set_session(u->ssl, *slot);
+        SSL_set_app_data(u->ssl, slot);
+    }
     return 0;
 }
 
@@ -176,14 +181,6 @@ up_tls_handshake(struct upstream *u, char *why, size_t len)
     if (r != TLSIO_DONE)
         return r == TLSIO_AGAIN ? 0 : -1;
     u->tls_done = true;
-    struct worker *w = u->w;
-    if (w->up_sess != NULL && !SSL_session_reused(u->ssl)) {
-        SSL_SESSION *s = SSL_get1_session(u->ssl);
-        if (s != NULL) {
-            SSL_SESSION_free(w->up_sess[u->srv->slot]);
-            w->up_sess[u->srv->slot] = s;
-        }
-    }
     return 1;
 }
 
@@ -194,8 +191,10 @@ up_close(struct upstream *u)
 
     ev_timer_stop(w->loop, &u->timer);
     ev_io_forget(w->loop, &u->io);
-    if (u->ssl != NULL)
+    if (u->ssl != NULL) {
+        tlsio_shutdown(u->ssl);     /* else its session is not resumable */
         tlsio_free(u->ssl);
+    }
     close(u->io.fd);
     free(u->in);
     free(u);
@@ -317,6 +316,18 @@ server_failed(struct conn *c, const struct conf_server *s, const char *why)
 
 /* ---- building the heads ---------------------------------------------- */
 
+/* A header named as some TLS listener's client-certificate headers: a
+ * client's is dropped on every listener, so that a server behind several
+ * listeners can trust it. */
+static bool
+cert_header(const struct conf *conf, struct http_str name)
+{
+    for (size_t i = 0; i < conf->ncert_headers; i++)
+        if (http_str_ieq(name, conf->cert_headers[i]))
+            return true;
+    return false;
+}
+
 static int
 build_request_head(struct conn *c, const struct http_request *req)
 {
@@ -360,9 +371,7 @@ build_request_head(struct conn *c, const struct http_request *req)
             http_str_ieq(h->name, "x-forwarded-proto") ||
             http_str_ieq(h->name, "x-forwarded-host") ||
             conn_listed(req->headers, req->nheaders, h->name) ||
-            (tls != NULL && (http_str_ieq(h->name, tls->client_subject_header) ||
-                             http_str_ieq(h->name,
-                                          tls->client_fingerprint_header))))
+            cert_header(c->w->conf, h->name))
             continue;           /* (client-cert headers come from us only) */
         ADD(p, h->name.p, h->name.len);
         ADDS(p, ": ");
@@ -1156,8 +1165,10 @@ proxy_run(struct conn *c)
                 if (n > 0) {
                     u->in_len += (size_t)n;
                     moved = true;
-                    if ((size_t)n < room && !u->hup)
-                        u->readable = false;    /* drained: wait for an edge */
+                    /* drained: wait for an edge (through TLS, a read
+                     * returns one record: the BIO's reads tell instead) */
+                    if ((size_t)n < room && !u->hup && u->ssl == NULL)
+                        u->readable = false;
                 } else if (n < 0 && errno == EAGAIN) {
                     u->readable = false;
                     if (p->wait != W_UP_WRITE)

@@ -76,7 +76,11 @@ tlsio_handshake(SSL *ssl, char *why, size_t len, bool *plain)
         ERR_GET_REASON(err) == SSL_R_HTTP_REQUEST)
         *plain = true;
     long vr = SSL_get_verify_result(ssl);
-    if (vr != X509_V_OK && !SSL_is_server(ssl)) {
+    const char *note = SSL_is_server(ssl) ? SSL_get_app_data(ssl) : NULL;
+    if (note != NULL) {
+        snprintf(why, len, "%s", note);     /* a refusal of our own */
+        ERR_clear_error();
+    } else if (vr != X509_V_OK && !SSL_is_server(ssl)) {
         snprintf(why, len, "certificate verify failed: %s",
                  X509_verify_cert_error_string(vr));
         ERR_clear_error();
