@@ -57,6 +57,36 @@ struct conf_admin {
     char *token;
 };
 
+/* The API-gateway parts (their types: conf-gw.h). */
+struct conf_auth;
+struct conf_rate_limit;
+struct conf_quota;
+struct conf_deny_rule;
+struct conf_cors;
+struct conf_headers;
+struct conf_rewrite;
+struct conf_query;
+struct conf_consumer;
+
+/* The policies of a listener (defaults) or a route: each unset one of a
+ * route is taken from its listener. */
+struct conf_policies {
+    struct conf_auth *auth;
+    struct conf_rate_limit *rate_limit;     /* rate_limit = { ... } */
+    struct conf_rate_limit *rate_limits;    /* rate_limits = ( ... ) */
+    size_t nrate_limits;
+    struct conf_quota *quota;
+    char **allow, **deny;       /* CIDRs */
+    size_t nallow, ndeny;
+    void *access;               /* compiled allow/deny */
+    struct conf_deny_rule *deny_rules;
+    size_t ndeny_rules;
+    struct conf_cors *cors;
+    struct conf_headers *request_headers, *response_headers;
+    struct conf_rewrite *rewrite;           /* routes only */
+    struct conf_query *query;               /* routes only */
+};
+
 struct conf_cert {
     struct conf_src src;
     char *cert, *key;           /* PEM files (cert: with its chain) */
@@ -121,6 +151,7 @@ struct conf_listener {
     int64_t max_headers;
     bool trust_request_id;      /* keep a valid X-Request-ID from clients */
     struct conf_tls *tls;       /* TLS termination, or NULL */
+    struct conf_policies pol;   /* gateway defaults for its routes */
     bool redirect_https;        /* plain listener: 301 to the TLS listener */
     const struct conf_listener *https;  /* ... that one (resolved) */
     struct conf_pool *pool;     /* resolved from pool_name */
@@ -206,6 +237,8 @@ struct conf_route {
     struct conf_return *ret;
     bool retry_non_idempotent;
     int64_t max_body_size;      /* 0: no limit */
+    struct conf_policies pol;   /* gateway policies (unset: the listener's) */
+    bool has_policies;          /* any, here or on one of its listeners */
     unsigned char *on_listener; /* [nlisteners of conf]: 1 if the route applies */
 };
 
@@ -228,6 +261,10 @@ struct conf {
     size_t npools;
     struct conf_route *routes;
     size_t nroutes;
+    struct conf_consumer *consumers;
+    size_t nconsumers;
+    int64_t rate_limit_table;   /* entries of the shared rate-limit table */
+    int64_t quota_interval;     /* ms between writes of the quota state */
     char **cert_headers;        /* client-certificate headers: only cerberus
                                  * sets them, on every listener */
     size_t ncert_headers;

@@ -1,5 +1,6 @@
 /* conf_schema: the declared config keys (type, default, range) and checks. */
 #include "conf.h"
+#include "conf-gw.h"
 #include "tls.h"
 #include "paths.h"
 
@@ -400,6 +401,26 @@ static const struct conf_key listener_keys[] = {
       SEC(tls_section) },
     { "redirect_https", CK_BOOL, OFF(struct conf_listener, redirect_https), 0,
       "false", 0, 0, 0, NULL, NULL },
+    { "auth", CK_GROUP, OFF(struct conf_listener, pol.auth), 0, NULL, 0, 0, 0, NULL,
+      &gw_auth_section },
+    { "rate_limit", CK_GROUP, OFF(struct conf_listener, pol.rate_limit), 0, NULL, 0, 0, 0, NULL,
+      &gw_rate_limit_section },
+    { "rate_limits", CK_LIST, OFF(struct conf_listener, pol.rate_limits),
+      OFF(struct conf_listener, pol.nrate_limits), NULL, 0, 0, 0, NULL, &gw_rate_limit_section },
+    { "quota", CK_GROUP, OFF(struct conf_listener, pol.quota), 0, NULL, 0, 0, 0, NULL,
+      &gw_quota_section },
+    { "allow", CK_STRLIST, OFF(struct conf_listener, pol.allow), OFF(struct conf_listener, pol.nallow), NULL,
+      0, 0, 0, NULL, NULL },
+    { "deny", CK_STRLIST, OFF(struct conf_listener, pol.deny), OFF(struct conf_listener, pol.ndeny), NULL,
+      0, 0, 0, NULL, NULL },
+    { "deny_rules", CK_LIST, OFF(struct conf_listener, pol.deny_rules),
+      OFF(struct conf_listener, pol.ndeny_rules), NULL, 0, 0, 0, NULL, &gw_deny_rule_section },
+    { "cors", CK_GROUP, OFF(struct conf_listener, pol.cors), 0, NULL, 0, 0, 0, NULL,
+      &gw_cors_section },
+    { "request_headers", CK_GROUP, OFF(struct conf_listener, pol.request_headers), 0, NULL, 0,
+      0, 0, NULL, &gw_headers_section },
+    { "response_headers", CK_GROUP, OFF(struct conf_listener, pol.response_headers), 0, NULL,
+      0, 0, 0, NULL, &gw_headers_section },
     { NULL, 0, 0, 0, NULL, 0, 0, 0, NULL, NULL }
 };
 static const struct conf_section listener_section = {
@@ -699,6 +720,30 @@ static const struct conf_key route_keys[] = {
       NULL },
     { "max_body_size", CK_SIZE, OFF(struct conf_route, max_body_size), 0, "0",
       0, 0, (int64_t)1 << 50, NULL, NULL },
+    { "auth", CK_GROUP, OFF(struct conf_route, pol.auth), 0, NULL, 0, 0, 0, NULL,
+      &gw_auth_section },
+    { "rate_limit", CK_GROUP, OFF(struct conf_route, pol.rate_limit), 0, NULL, 0, 0, 0, NULL,
+      &gw_rate_limit_section },
+    { "rate_limits", CK_LIST, OFF(struct conf_route, pol.rate_limits),
+      OFF(struct conf_route, pol.nrate_limits), NULL, 0, 0, 0, NULL, &gw_rate_limit_section },
+    { "quota", CK_GROUP, OFF(struct conf_route, pol.quota), 0, NULL, 0, 0, 0, NULL,
+      &gw_quota_section },
+    { "allow", CK_STRLIST, OFF(struct conf_route, pol.allow), OFF(struct conf_route, pol.nallow), NULL,
+      0, 0, 0, NULL, NULL },
+    { "deny", CK_STRLIST, OFF(struct conf_route, pol.deny), OFF(struct conf_route, pol.ndeny), NULL,
+      0, 0, 0, NULL, NULL },
+    { "deny_rules", CK_LIST, OFF(struct conf_route, pol.deny_rules),
+      OFF(struct conf_route, pol.ndeny_rules), NULL, 0, 0, 0, NULL, &gw_deny_rule_section },
+    { "cors", CK_GROUP, OFF(struct conf_route, pol.cors), 0, NULL, 0, 0, 0, NULL,
+      &gw_cors_section },
+    { "request_headers", CK_GROUP, OFF(struct conf_route, pol.request_headers), 0, NULL, 0,
+      0, 0, NULL, &gw_headers_section },
+    { "response_headers", CK_GROUP, OFF(struct conf_route, pol.response_headers), 0, NULL,
+      0, 0, 0, NULL, &gw_headers_section },
+    { "rewrite", CK_GROUP, OFF(struct conf_route, pol.rewrite), 0, NULL, 0, 0, 0, NULL,
+      &gw_rewrite_section },
+    { "query", CK_GROUP, OFF(struct conf_route, pol.query), 0, NULL, 0, 0, 0, NULL,
+      &gw_query_section },
     { NULL, 0, 0, 0, NULL, 0, 0, 0, NULL, NULL }
 };
 static const struct conf_section route_section = {
@@ -722,6 +767,15 @@ resolve_path(struct conf_ctx *ctx, char **p)
     char *full = arena_alloc(conf_ctx_arena(ctx), l);
     snprintf(full, l, "%.*s/%s", (int)dl, c->path, *p);
     *p = full;
+}
+
+static bool
+policies_set(const struct conf_policies *p)
+{
+    return p->auth || p->rate_limit || p->nrate_limits || p->quota ||
+           p->nallow || p->ndeny || p->ndeny_rules || p->cors ||
+           p->request_headers || p->response_headers || p->rewrite ||
+           p->query;
 }
 
 static void
@@ -846,6 +900,16 @@ root_check(struct conf_ctx *ctx, void *obj, const char *path)
                 r->on_listener[l->index] = 1;
         }
     }
+    gw_conf_auth(ctx, c);
+    gw_conf_limit(ctx, c);
+    gw_conf_http(ctx, c);
+    for (size_t i = 0; i < c->nroutes; i++) {
+        struct conf_route *r = &c->routes[i];
+        r->has_policies = policies_set(&r->pol);
+        for (size_t k = 0; k < c->nlisteners && !r->has_policies; k++)
+            r->has_policies = r->on_listener[k] &&
+                              policies_set(&c->listeners[k].pol);
+    }
 }
 
 static const struct conf_key root_keys[] = {
@@ -865,6 +929,12 @@ static const struct conf_key root_keys[] = {
       log_level_choices, NULL },
     { "drain_timeout", CK_DURATION, OFF(struct conf, drain_timeout), 0, "30s",
       0, 0, MS_DAY, NULL, NULL },
+    { "consumers", CK_LIST, OFF(struct conf, consumers),
+      OFF(struct conf, nconsumers), NULL, 0, 0, 0, NULL, &gw_consumer_section },
+    { "rate_limit_table", CK_INT, OFF(struct conf, rate_limit_table), 0,
+      "65536", 0, 64, 16 * 1024 * 1024, NULL, NULL },
+    { "quota_interval", CK_DURATION, OFF(struct conf, quota_interval), 0,
+      "10s", 0, 1000, MS_HOUR, NULL, NULL },
     { "state_dir", CK_STR, OFF(struct conf, state_dir), 0,
       CERB_LOCALSTATEDIR "/lib/cerberus", CF_NONEMPTY, 0, 0, NULL, NULL },
     { "access_log", CK_GROUP, OFF(struct conf, access_log), 0, NULL, 0, 0, 0,

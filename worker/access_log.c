@@ -162,6 +162,7 @@ alog_begin(struct conn *c, const struct http_request *req,
     rl->status = 0;
     rl->bytes = 0;
     rl->route = r ? r->name : NULL;
+    rl->policy = NULL;
     rl->referer[0] = rl->agent[0] = rl->reqid[0] = rl->upstream[0] = '\0';
     rl->upstream_status = 0;
     rl->upstream_ms = 0;
@@ -247,21 +248,24 @@ alog_end(struct conn *c, int status)
                      "\"bytes_sent\":%llu,\"request_time\":%.3f,"
                      "\"upstream\":\"%s\",\"upstream_status\":%s,"
                      "\"upstream_time\":%s,\"route\":\"%s\",\"referer\":\"%s\","
-                     "\"user_agent\":\"%s\"}\n",
+                     "\"user_agent\":\"%s\",\"policy\":%s%s%s}\n",
                      t, client, c->l->name, rl->reqid, req, status,
                      (unsigned long long)rl->bytes, (double)ms / 1000,
                      rl->upstream, rl->upstream_status ? ust : "null",
-                     rl->upstream[0] ? urt : "null", route, ref, agent);
+                     rl->upstream[0] ? urt : "null", route, ref, agent,
+                     rl->policy ? "\"" : "", rl->policy ? rl->policy : "null",
+                     rl->policy ? "\"" : "");
     } else {
         strftime(t, sizeof(t), "%d/%b/%Y:%H:%M:%S %z", &tm);
         n = snprintf(line, sizeof(line),
                      "%s - - [%s] \"%s\" %d %llu \"%s\" \"%s\" rid=%s rt=%.3f "
-                     "upstream=%s ust=%s urt=%s route=%s\n",
+                     "upstream=%s ust=%s urt=%s route=%s%s%s\n",
                      client, t, req, status, (unsigned long long)rl->bytes,
                      ref[0] ? ref : "-", agent[0] ? agent : "-",
                      rl->reqid[0] ? rl->reqid : "-", (double)ms / 1000,
                      rl->upstream[0] ? rl->upstream : "-", ust, urt,
-                     route[0] ? route : "-");
+                     route[0] ? route : "-", rl->policy ? " policy=" : "",
+                     rl->policy ? rl->policy : "");
     }
     if (n < 0)
         return;

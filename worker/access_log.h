@@ -21,6 +21,7 @@ struct reqlog {
     int status;
     uint64_t bytes;             /* sent to the client, head included */
     const char *route;
+    const char *policy;         /* the gateway policy that refused it */
     char request[1024];         /* method SP target SP version, cut to fit */
     char referer[256];
     char agent[256];

@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "gateway.h"
 #include "log.h"
 #include "tls.h"
 #include "tlsio.h"
@@ -364,7 +365,8 @@ hb_add(struct hbuf *h, const char *fmt, ...)
 
 static void
 respond(struct conn *c, const struct http_request *req, int status,
-        const struct conf_return *ret, const char *msg, const char *location)
+        const struct conf_return *ret, const char *msg, const char *location,
+        const char *extra, const char *ctype)
 {
     struct worker *w = c->w;
     const char *body = msg;
@@ -397,8 +399,10 @@ respond(struct conn *c, const struct http_request *req, int status,
         hb_add(&h, "Connection: close\r\n");
     else if (req != NULL && req->version == 10)
         hb_add(&h, "Connection: keep-alive\r\n");
-    if (ret == NULL && msg != NULL)
-        hb_add(&h, "Content-Type: text/plain\r\n");
+    if (ret == NULL && msg != NULL && msg[0] != '\0')
+        hb_add(&h, "Content-Type: %s\r\n", ctype ? ctype : "text/plain");
+    if (extra != NULL && extra[0] != '\0')
+        hb_add(&h, "%s", extra);
     if (location != NULL)
         hb_add(&h, "Location: %s\r\n", location);
     if (c->ssl != NULL && c->l->tls->hsts != NULL && status >= 200)
@@ -467,7 +471,7 @@ respond_error(struct conn *c, int status, const char *why)
     c->unread = true;           /* what else it sends is unknown */
     char body[64];
     snprintf(body, sizeof(body), "%d %s\n", status, http_reason(status));
-    respond(c, NULL, status, NULL, body, NULL);
+    respond(c, NULL, status, NULL, body, NULL, NULL, NULL);
 }
 
 /* redirect_https: the same host and target on the TLS listener's port. */
@@ -505,7 +509,30 @@ redirect_https(struct conn *c, const struct http_request *req)
         snprintf(loc, sizeof(loc), "https://%s%s%.*s%s%.*s", host, ps,
                  (int)req->path.len, req->path.p, req->query.p ? "?" : "",
                  (int)req->query.len, req->query.p ? req->query.p : "");
-    respond(c, req, 301, NULL, "301 Moved Permanently\n", loc);
+    respond(c, req, 301, NULL, "301 Moved Permanently\n", loc, NULL, NULL);
+}
+
+/* The gateway refused the request (or answered it itself, as a CORS
+ * preflight): its status, headers and JSON body; the policy and reason
+ * go to the logs. */
+static void
+gateway_answer(struct conn *c, const struct http_request *req, int status,
+               struct gw *g)
+{
+    if (g->policy != NULL) {
+        char peer[ADDR_TEXT_MAX];
+        addr_format(&c->peer, peer, sizeof(peer));
+        log_info("client %s on \"%s\": route \"%s\": %d by %s: %s", peer,
+                 c->l->name, g->route->name, status, g->policy, g->reason);
+        if (c->rl != NULL)
+            c->rl->policy = g->policy;
+    }
+    if (req->chunked || req->content_length > DISCARD_MAX)
+        c->close_after = c->unread = true;  /* the body is not read */
+    else if (req->content_length > 0)
+        c->discard = req->content_length;
+    respond(c, req, status, NULL, g->blen ? g->body : "", NULL,
+            g->headers, "application/json");
 }
 
 /* ---- request handling ------------------------------------------------ */
@@ -540,6 +567,13 @@ handle_request(struct conn *c, struct http_request *req)
     const struct conf_route *r = route_match(w, c->l, req, w->pathbuf, nlen);
     if (r != NULL && c->rl != NULL && c->rl->active)
         c->rl->route = r->name;
+    if (r != NULL && r->has_policies) {
+        int st = gw_request(w->gw, c, req, r);
+        if (st != 0) {
+            gateway_answer(c, req, st, w->gw);
+            return;
+        }
+    }
     if (r != NULL && r->pool != NULL) {
         proxy_start(c, req, r);     /* it reads the body itself */
         return;
@@ -551,10 +585,10 @@ handle_request(struct conn *c, struct http_request *req)
     else if (req->content_length > 0)
         c->discard = req->content_length;
     if (r == NULL) {
-        respond(c, req, 404, NULL, "404 Not Found\n", NULL);
+        respond(c, req, 404, NULL, "404 Not Found\n", NULL, NULL, NULL);
         return;
     }
-    respond(c, req, (int)r->ret->status, r->ret, NULL, NULL);
+    respond(c, req, (int)r->ret->status, r->ret, NULL, NULL, NULL, NULL);
 }
 
 

@@ -102,6 +102,7 @@ struct worker {
     unsigned *pick_weight;
     struct ev_timer idle_check; /* closes idle upstreams of servers out */
     struct ssl_session_st **up_sess;    /* per shm server slot: TLS session */
+    struct gw *gw;              /* the gateway's work space for a request */
 };
 
 #define WORKER_SCRATCH 65536

@@ -328,6 +328,17 @@ cert_header(const struct conf *conf, struct http_str name)
     return false;
 }
 
+/* Is the header one the gateway drops? */
+static bool
+edit_drops(const struct gw_edit *e, struct http_str name)
+{
+    for (size_t i = 0; i < e->ndrop; i++)
+        if (name.len == e->drop[i].len &&
+            strncasecmp(name.p, e->drop[i].p, name.len) == 0)
+            return true;
+    return false;
+}
+
 static int
 build_request_head(struct conn *c, const struct http_request *req)
 {
@@ -339,9 +350,12 @@ build_request_head(struct conn *c, const struct http_request *req)
 
     p->head_len = p->head_off = 0;
     addr_format_host(&c->peer, ip, sizeof(ip));
+    const struct gw *g = p->gw.on ? c->w->gw : NULL;
     ADD(p, req->method.p, req->method.len);
     ADDS(p, " ");
-    if (req->target.p[0] == '/' || req->method_id == HTTP_CONNECT ||
+    if (g != NULL && g->target_set) {
+        ADD(p, g->target, g->target_len);      /* rewritten by the gateway */
+    } else if (req->target.p[0] == '/' || req->method_id == HTTP_CONNECT ||
         (req->target.len == 1 && req->target.p[0] == '*')) {
         ADD(p, req->target.p, req->target.len);
     } else {
@@ -371,7 +385,8 @@ build_request_head(struct conn *c, const struct http_request *req)
             http_str_ieq(h->name, "x-forwarded-proto") ||
             http_str_ieq(h->name, "x-forwarded-host") ||
             conn_listed(req->headers, req->nheaders, h->name) ||
-            cert_header(c->w->conf, h->name))
+            cert_header(c->w->conf, h->name) ||
+            (g != NULL && edit_drops(&g->up, h->name)))
             continue;           /* (client-cert headers come from us only) */
         ADD(p, h->name.p, h->name.len);
         ADDS(p, ": ");
@@ -383,6 +398,8 @@ build_request_head(struct conn *c, const struct http_request *req)
                  rid->value.p);
     else if (c->rl != NULL && c->rl->reqid[0])
         memcpy(p->reqid, c->rl->reqid, sizeof(p->reqid));
+    else if (g != NULL && g->reqid[0])
+        memcpy(p->reqid, g->reqid, sizeof(p->reqid));
     else
         http_request_id(c->w, p->reqid);
     if (c->rl != NULL)
@@ -430,6 +447,12 @@ build_request_head(struct conn *c, const struct http_request *req)
     ADDS(p, "X-Request-ID: ");
     ADDS(p, p->reqid);
     ADDS(p, "\r\n");
+    for (size_t i = 0; g != NULL && i < g->up.nadd; i++) {
+        ADD(p, g->up.add[i].name.p, g->up.add[i].name.len);
+        ADDS(p, ": ");
+        ADD(p, g->up.add[i].value.p, g->up.add[i].value.len);
+        ADDS(p, "\r\n");
+    }
     if (req->chunked)
         ADDS(p, "Transfer-Encoding: chunked\r\n");
     if (upgrade)
@@ -472,6 +495,15 @@ build_response_head(struct conn *c, const struct http_response *resp)
     char line[64];
     const char *server = c->l->server_header;
 
+    /* The gateway's changes to the response (headers, CORS), in the
+     * worker's work space: the head is built at once. */
+    struct gw_edit *redit = NULL;
+    if (p->gw.on && resp->status >= 200) {
+        redit = &c->w->gw->up;
+        redit->ndrop = redit->nadd = redit->slen = 0;
+        redit->over = false;
+        gw_response(&p->gw, redit);
+    }
     p->rhead_len = p->rhead_off = 0;
     snprintf(line, sizeof(line), "HTTP/1.1 %d ", resp->status);
     RADDS(p, line);
@@ -487,7 +519,8 @@ build_response_head(struct conn *c, const struct http_response *resp)
                    http_str_ieq(h->name, "x-request-id")) {
             continue;
         }
-        if (http_str_ieq(h->name, "server"))
+        if (http_str_ieq(h->name, "server") ||
+            (redit != NULL && edit_drops(redit, h->name)))
             continue;
         RADD(p, h->name.p, h->name.len);
         RADDS(p, ": ");
@@ -507,6 +540,12 @@ build_response_head(struct conn *c, const struct http_response *resp)
     RADDS(p, "X-Request-ID: ");
     RADDS(p, p->reqid);
     RADDS(p, "\r\n");
+    for (size_t i = 0; redit != NULL && i < redit->nadd; i++) {
+        RADD(p, redit->add[i].name.p, redit->add[i].name.len);
+        RADDS(p, ": ");
+        RADD(p, redit->add[i].value.p, redit->add[i].value.len);
+        RADDS(p, "\r\n");
+    }
     const struct conf_sticky *st = p->pool->sticky;
     if (st != NULL && st->cookie != NULL && resp->status >= 200 &&
         p->u != NULL && p->pick.sticky != (int)(p->u->srv - p->pool->servers))
@@ -589,6 +628,10 @@ proxy_start(struct conn *c, const struct http_request *req,
     p->force = NULL;
     p->srv = NULL;
     pick_prepare(c->w, r->pool, req, &c->peer, &p->pick);
+    if (r->has_policies)
+        p->gw = c->w->gw->keep;
+    else
+        p->gw.on = false;
     p->tries = 0;
     p->tunnel = false;
     p->method = req->method_id;

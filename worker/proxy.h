@@ -3,6 +3,7 @@
 #define CERB_PROXY_H
 
 #include "http.h"
+#include "gateway.h"
 #include "pick.h"
 #include "http_chunk.h"
 
@@ -75,6 +76,7 @@ struct proxy {
     int wait;
     char reqid[REQID_MAX];
     struct proxy *next_free;        /* on the worker's free list */
+    struct gw_keep gw;              /* what the gateway leaves for the response */
 };
 
 void proxy_start(struct conn *c, const struct http_request *req,

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "gateway.h"
 #include "pick.h"
 #include "tls.h"
 
@@ -101,7 +102,7 @@ worker_main(struct worker_args *a)
     for (size_t i = 0; i < c->npools && w.up_sess == NULL; i++)
         if (c->pools[i].tls != NULL)
             w.up_sess = calloc(w.nidle, sizeof(*w.up_sess));
-    if (pick_init(&w) < 0) {
+    if (gw_init(&w) < 0 || pick_init(&w) < 0) {
         child_fail(a, "worker %d: cannot set up balancing: %s", a->slot,
                    strerror(errno));
         return 1;
@@ -140,6 +141,7 @@ worker_main(struct worker_args *a)
     proxy_free_all(&w);
     http_blocks_free(&w);
     pick_free(&w);
+    gw_free(&w);
     for (unsigned i = 0; w.up_sess != NULL && i < w.nidle; i++)
         SSL_SESSION_free(w.up_sess[i]);
     free(w.up_sess);

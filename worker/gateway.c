@@ -1,0 +1,216 @@
+/* gateway: the API-gateway policy chain of a request. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <stdlib.h>
+
+#include "access_log.h"
+#include "addr.h"
+#include "gateway.h"
+#include "http.h"
+
+int
+gw_refuse(struct gw *g, int status, const char *policy, const char *error,
+          const char *fmt, ...)
+{
+    va_list ap;
+
+    g->status = status;
+    g->policy = policy;
+    va_start(ap, fmt);
+    vsnprintf(g->reason, sizeof(g->reason), fmt, ap);
+    va_end(ap);
+    /* {"error":"...","policy":"..."}: the words are ours, no escaping */
+    int n = snprintf(g->body, sizeof(g->body),
+                     "{\"error\":\"%s\",\"policy\":\"%s\"}\n", error, policy);
+    g->blen = n > 0 && (size_t)n < sizeof(g->body) ? (size_t)n : 0;
+    return status;
+}
+
+void
+gw_header(struct gw *g, const char *fmt, ...)
+{
+    va_list ap;
+    size_t room = sizeof(g->headers) - g->hlen;
+
+    va_start(ap, fmt);
+    int n = vsnprintf(g->headers + g->hlen, room, fmt, ap);
+    va_end(ap);
+    if (n > 0 && (size_t)n + 2 < room) {
+        g->hlen += (size_t)n;
+        memcpy(g->headers + g->hlen, "\r\n", 2);
+        g->hlen += 2;
+    }
+    g->headers[g->hlen < sizeof(g->headers) ? g->hlen : 0] = '\0';
+}
+
+static const char *
+store(struct gw_edit *e, const char *p, size_t n)
+{
+    if (n > sizeof(e->store) - e->slen) {
+        e->over = true;
+        return NULL;
+    }
+    char *d = e->store + e->slen;
+    memcpy(d, p, n);
+    e->slen += n;
+    return d;
+}
+
+void
+gw_edit_drop(struct gw_edit *e, const char *name, size_t len)
+{
+    if (e->ndrop == GW_MAX_EDITS) {
+        e->over = true;
+        return;
+    }
+    const char *p = store(e, name, len);
+    if (p == NULL)
+        return;
+    e->drop[e->ndrop].p = p;
+    e->drop[e->ndrop++].len = len;
+}
+
+void
+gw_edit_add(struct gw_edit *e, const char *name, const char *value,
+            size_t vlen)
+{
+    if (e->nadd == GW_MAX_EDITS) {
+        e->over = true;
+        return;
+    }
+    size_t nl = strlen(name);
+    const char *n = store(e, name, nl), *v = store(e, value, vlen);
+    if (n == NULL || v == NULL)
+        return;
+    e->add[e->nadd].name = (struct http_str){ n, nl };
+    e->add[e->nadd++].value = (struct http_str){ v, vlen };
+}
+
+size_t
+gw_expand(struct gw *g, const char *s, char *out, size_t cap)
+{
+    size_t o = 0;
+    char tmp[ADDR_TEXT_MAX];
+
+    if (cap == 0)
+        return 0;
+    while (*s && o + 1 < cap) {
+        const char *v = NULL;
+        size_t vl = 0, skip = 0;
+        if (*s == '$') {
+            static const char *const names[] = {
+                "remote_addr", "consumer", "request_id", "jwt_sub", "host"
+            };
+            for (size_t i = 0; i < 5 && v == NULL; i++) {
+                size_t l = strlen(names[i]);
+                if (strncmp(s + 1, names[i], l) != 0)
+                    continue;
+                char nx = s[1 + l];
+                if ((nx >= 'a' && nx <= 'z') || nx == '_' ||
+                    (nx >= '0' && nx <= '9'))
+                    continue;   /* a longer name */
+                skip = 1 + l;
+                switch (i) {
+                case 0:
+                    addr_format_host(&g->c->peer, tmp, sizeof(tmp));
+                    v = tmp;
+                    break;
+                case 1: v = g->consumer_name; break;
+                case 2: v = gw_reqid(g); break;
+                case 3: v = g->jwt_sub; break;
+                default:
+                    v = g->req->host.p ? g->req->host.p : "";
+                    vl = g->req->host.len;
+                    break;
+                }
+                if (i != 4)
+                    vl = strlen(v);
+            }
+        }
+        if (v == NULL) {
+            out[o++] = *s++;
+            continue;
+        }
+        if (vl > cap - 1 - o)
+            vl = cap - 1 - o;
+        memcpy(out + o, v, vl);
+        o += vl;
+        s += skip;
+    }
+    out[o] = '\0';
+    return o;
+}
+
+const char *
+gw_reqid(struct gw *g)
+{
+    struct conn *c = g->c;
+
+    if (c->rl != NULL && c->rl->reqid[0])
+        return c->rl->reqid;
+    if (g->reqid[0] == '\0') {
+        http_request_id(g->w, g->reqid);
+        if (c->rl != NULL)
+            snprintf(c->rl->reqid, sizeof(c->rl->reqid), "%s", g->reqid);
+    }
+    return g->reqid;
+}
+
+int
+gw_init(struct worker *w)
+{
+    w->gw = calloc(1, sizeof(*w->gw));
+    return w->gw != NULL ? 0 : -1;
+}
+
+void
+gw_free(struct worker *w)
+{
+    free(w->gw);
+    w->gw = NULL;
+}
+
+int
+gw_request(struct gw *g, struct conn *c, const struct http_request *req,
+           const struct conf_route *r)
+{
+    g->c = c;
+    g->w = c->w;
+    g->req = req;
+    g->route = r;
+    g->l = c->l;
+    g->now = ev_now(c->w->loop);
+    g->reqid[0] = '\0';
+    g->status = 0;
+    g->policy = NULL;
+    g->reason[0] = '\0';
+    g->hlen = g->blen = 0;
+    g->headers[0] = '\0';
+    g->consumer = NULL;
+    g->consumer_name[0] = g->jwt_sub[0] = '\0';
+    g->target_set = false;
+    g->target_len = 0;
+    g->up.ndrop = g->up.nadd = g->up.slen = 0;
+    g->up.over = false;
+    memset(&g->keep, 0, sizeof(g->keep));
+    g->keep.on = true;
+    g->keep.response_headers = GW_POL(g, response_headers);
+
+    int (*const chain[])(struct gw *) = {
+        gw_access, gw_auth, gw_rate_limit, gw_quota, gw_cors_preflight,
+        gw_transform
+    };
+    for (size_t i = 0; i < sizeof(chain) / sizeof(chain[0]); i++) {
+        int st = chain[i](g);
+        if (st != 0)
+            return st;
+    }
+    if (g->up.over)
+        return gw_refuse(g, 500, "transform", "internal",
+                         "the request's header changes do not fit");
+    snprintf(g->keep.consumer, sizeof(g->keep.consumer), "%s",
+             g->consumer_name);
+    return 0;
+}
