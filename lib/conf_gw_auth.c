@@ -1,7 +1,14 @@
 /* conf_gw_auth: consumers and authentication (api_key, jwt, basic). */
+#include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
+#include <openssl/evp.h>
+
+#include "arena.h"
+#include "conf-gw-auth.h"
 #include "conf-gw.h"
 #include "conf.h"
 
@@ -103,21 +110,326 @@ not_yet(struct conf_ctx *ctx, const struct conf_src *src, const char *where,
                what);
 }
 
+int
+gw_key_digest(const char *key, size_t len, unsigned char digest[GW_KEY_DIGEST])
+{
+    unsigned int n = 0;
+
+    if (EVP_Digest(key, len, digest, &n, EVP_sha256(), NULL) != 1 ||
+        n != GW_KEY_DIGEST)
+        return -1;
+    return 0;
+}
+
+static int
+hexval(char ch)
+{
+    if (ch >= '0' && ch <= '9')
+        return ch - '0';
+    if (ch >= 'a' && ch <= 'f')
+        return ch - 'a' + 10;
+    if (ch >= 'A' && ch <= 'F')
+        return ch - 'A' + 10;
+    return -1;
+}
+
+/* Printable ASCII with no space: what may go in a header value and a log
+ * line as it is. */
+static bool
+plain_token(const char *s, size_t len)
+{
+    if (len == 0)
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)s[i] <= ' ' || (unsigned char)s[i] >= 0x7f)
+            return false;
+    return true;
+}
+
+struct keys_build {
+    struct gw_keys *t;
+    size_t cap;
+};
+
+/* Adds one key (plain or "sha256:<hex>") of consumer cs, found at src. */
+static void
+key_add(struct conf_ctx *ctx, struct keys_build *b, const struct conf_src *src,
+        const struct conf_consumer *cs, const char *key, size_t len)
+{
+    unsigned char d[GW_KEY_DIGEST];
+
+    if (len > 7 && strncmp(key, "sha256:", 7) == 0) {
+        if (len != 7 + 2 * GW_KEY_DIGEST) {
+            conf_error(ctx, src, "consumer \"%s\": a sha256: key needs %d "
+                       "hex digits", cs->name, 2 * GW_KEY_DIGEST);
+            return;
+        }
+        for (size_t i = 0; i < GW_KEY_DIGEST; i++) {
+            int hi = hexval(key[7 + 2 * i]), lo = hexval(key[8 + 2 * i]);
+            if (hi < 0 || lo < 0) {
+                conf_error(ctx, src, "consumer \"%s\": a sha256: key needs "
+                           "%d hex digits", cs->name, 2 * GW_KEY_DIGEST);
+                return;
+            }
+            d[i] = (unsigned char)(hi << 4 | lo);
+        }
+    } else if (!plain_token(key, len)) {
+        conf_error(ctx, src, "consumer \"%s\": an API key must be printable "
+                   "ASCII with no spaces", cs->name);
+        return;
+    } else if (gw_key_digest(key, len, d) < 0) {
+        conf_error(ctx, src, "consumer \"%s\": SHA-256 failed", cs->name);
+        return;
+    }
+    for (size_t i = 0; i < b->t->n; i++)
+        if (memcmp(b->t->k[i].digest, d, GW_KEY_DIGEST) == 0) {
+            conf_error(ctx, src, "consumer \"%s\": duplicate API key (also "
+                       "consumer \"%s\")", cs->name, b->t->k[i].consumer->name);
+            return;
+        }
+    if (b->t->n == b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 16;
+        struct gw_key *k = realloc(b->t->k, cap * sizeof(*k));
+        if (k == NULL) {
+            conf_error(ctx, src, "out of memory");
+            return;
+        }
+        b->t->k = k;
+        b->cap = cap;
+    }
+    memcpy(b->t->k[b->t->n].digest, d, GW_KEY_DIGEST);
+    b->t->k[b->t->n++].consumer = cs;
+}
+
+/* Lines of a file, each handed to fn with its line number; blank lines
+ * and lines starting with '#' skipped, surrounding blanks trimmed. */
+static int
+read_lines(struct conf_ctx *ctx, const struct conf_src *at, const char *what,
+           const char *path,
+           void (*fn)(struct conf_ctx *, const struct conf_src *, char *,
+                      size_t, void *), void *arg)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        conf_error(ctx, at, "%s \"%s\": %s", what, path, strerror(errno));
+        return -1;
+    }
+    struct conf_src src = { arena_strdup(conf_ctx_arena(ctx), path), 0 };
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    while ((n = getline(&line, &cap, f)) >= 0) {
+        src.line++;
+        size_t len = (size_t)n;
+        char *s = line;
+        while (len > 0 && (s[len - 1] == '\n' || s[len - 1] == '\r' ||
+                           s[len - 1] == ' ' || s[len - 1] == '\t'))
+            len--;
+        while (len > 0 && (*s == ' ' || *s == '\t')) {
+            s++;
+            len--;
+        }
+        if (len == 0 || *s == '#')
+            continue;
+        s[len] = '\0';
+        fn(ctx, &src, s, len, arg);
+    }
+    if (ferror(f))
+        conf_error(ctx, at, "%s \"%s\": %s", what, path, strerror(errno));
+    free(line);
+    fclose(f);
+    return 0;
+}
+
+struct file_key_arg {
+    struct keys_build *b;
+    const struct conf_consumer *cs;
+};
+
+static void
+file_key(struct conf_ctx *ctx, const struct conf_src *src, char *s,
+         size_t len, void *arg)
+{
+    struct file_key_arg *a = arg;
+    key_add(ctx, a->b, src, a->cs, s, len);
+}
+
+static void
+free_keys(void *p)
+{
+    struct gw_keys *t = p;
+    free(t->k);
+}
+
+static void
+consumers_compile(struct conf_ctx *ctx, struct conf *c)
+{
+    struct arena *a = conf_ctx_arena(ctx);
+    struct gw_keys *t = arena_calloc(a, 1, sizeof(*t));
+    struct keys_build b = { t, 0 };
+
+    if (t == NULL || arena_cleanup_add(a, free_keys, t) < 0) {
+        conf_error(ctx, &c->consumers[0].src, "out of memory");
+        return;
+    }
+    for (size_t i = 0; i < c->nconsumers; i++) {
+        struct conf_consumer *cs = &c->consumers[i];
+        cs->compiled = t;
+        if (cs->name == NULL)
+            continue;
+        if (!plain_token(cs->name, strlen(cs->name)) ||
+            strlen(cs->name) >= 64) {
+            conf_error(ctx, &cs->src, "consumers[%zu]: name must be 1 to 63 "
+                       "printable ASCII characters with no spaces", i);
+            continue;
+        }
+        for (size_t k = 0; k < i; k++)
+            if (c->consumers[k].name != NULL &&
+                strcmp(c->consumers[k].name, cs->name) == 0)
+                conf_error(ctx, &cs->src, "consumers[%zu]: duplicate name "
+                           "\"%s\"", i, cs->name);
+        for (size_t k = 0; k < cs->napi_keys; k++)
+            key_add(ctx, &b, &cs->src, cs, cs->api_keys[k],
+                    strlen(cs->api_keys[k]));
+        if (cs->api_keys_file != NULL) {
+            struct file_key_arg fa = { &b, cs };
+            read_lines(ctx, &cs->src, "api_keys_file", cs->api_keys_file,
+                       file_key, &fa);
+        }
+    }
+}
+
+/* The crypt(3) hash forms libcrypt verifies and we accept. */
+static bool
+hash_supported(const char *h)
+{
+    static const char *const pfx[] = { "$2a$", "$2b$", "$2y$", "$5$", "$6$",
+                                       "$y$" };
+    for (size_t i = 0; i < sizeof(pfx) / sizeof(pfx[0]); i++)
+        if (strncmp(h, pfx[i], strlen(pfx[i])) == 0)
+            return true;
+    return false;
+}
+
+struct users_build {
+    struct gw_users *u;
+    size_t cap;
+};
+
+static void
+user_line(struct conf_ctx *ctx, const struct conf_src *src, char *s,
+          size_t len, void *arg)
+{
+    struct users_build *b = arg;
+    char *colon = memchr(s, ':', len);
+
+    if (colon == NULL || colon == s) {
+        conf_error(ctx, src, "expected user:hash");
+        return;
+    }
+    *colon = '\0';
+    char *hash = colon + 1;
+    if (!plain_token(s, strlen(s)) || strlen(s) >= 64) {
+        conf_error(ctx, src, "user name must be 1 to 63 printable ASCII "
+                   "characters with no spaces");
+        return;
+    }
+    if (!hash_supported(hash)) {
+        conf_error(ctx, src, "user \"%s\": unsupported password hash (use "
+                   "bcrypt $2y$, SHA-crypt $5$/$6$ or yescrypt $y$)", s);
+        return;
+    }
+    for (size_t i = 0; i < b->u->n; i++)
+        if (strcmp(b->u->u[i].name, s) == 0) {
+            conf_error(ctx, src, "duplicate user \"%s\"", s);
+            return;
+        }
+    if (b->u->n == b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 16;
+        struct gw_user *u = realloc(b->u->u, cap * sizeof(*u));
+        if (u == NULL) {
+            conf_error(ctx, src, "out of memory");
+            return;
+        }
+        b->u->u = u;
+        b->cap = cap;
+    }
+    struct arena *a = conf_ctx_arena(ctx);
+    b->u->u[b->u->n].name = arena_strdup(a, s);
+    b->u->u[b->u->n++].hash = arena_strdup(a, hash);
+}
+
+static void
+free_users(void *p)
+{
+    struct gw_users *u = p;
+    free(u->u);
+}
+
+static void
+basic_compile(struct conf_ctx *ctx, struct conf_basic *bs, const char *where)
+{
+    struct arena *a = conf_ctx_arena(ctx);
+    struct gw_users *u = arena_calloc(a, 1, sizeof(*u));
+    struct users_build b = { u, 0 };
+
+    if (u == NULL || arena_cleanup_add(a, free_users, u) < 0) {
+        conf_error(ctx, &bs->src, "out of memory");
+        return;
+    }
+    bs->compiled = u;
+    for (const char *r = bs->realm; r != NULL && *r; r++)
+        if ((unsigned char)*r < ' ' || *r == '"' || *r == '\\' ||
+            (unsigned char)*r >= 0x7f) {
+            conf_error(ctx, &bs->src, "%s: auth.basic.realm: printable ASCII "
+                       "with no quotes or backslashes", where);
+            break;
+        }
+    if (bs->users == NULL)
+        return;
+    if (read_lines(ctx, &bs->src, "auth.basic.users", bs->users, user_line,
+                   &b) == 0 && u->n == 0)
+        conf_error(ctx, &bs->src, "%s: auth.basic.users \"%s\" has no users",
+                   where, bs->users);
+}
+
+static void
+auth_compile(struct conf_ctx *ctx, struct conf *c, struct conf_auth *au,
+             const char *where)
+{
+    if (au->api_key == NULL && au->jwt == NULL && au->basic == NULL)
+        conf_error(ctx, &au->src, "%s: auth: needs api_key, jwt or basic",
+                   where);
+    if (au->api_key != NULL) {
+        struct conf_api_key *k = au->api_key;
+        if (c->nconsumers == 0)
+            conf_error(ctx, &k->src, "%s: auth.api_key: no consumers are "
+                       "defined", where);
+        if (k->query != NULL && k->strip)
+            conf_error(ctx, &k->src, "%s: auth.api_key: a query key cannot "
+                       "be stripped in this release; set strip = false",
+                       where);
+    }
+    /* JWT is not in this release yet: refused rather than ignored. */
+    if (au->jwt != NULL)
+        not_yet(ctx, &au->jwt->src, where, "auth.jwt");
+    if (au->basic != NULL)
+        basic_compile(ctx, au->basic, where);
+}
+
 void
 gw_conf_auth(struct conf_ctx *ctx, struct conf *c)
 {
     if (c->nconsumers > 0)
-        not_yet(ctx, &c->consumers[0].src, "consumers", "consumers");
+        consumers_compile(ctx, c);
     for (size_t i = 0; i < c->nlisteners + c->nroutes; i++) {
         bool l = i < c->nlisteners;
         const struct conf_policies *p = l ? &c->listeners[i].pol
                                           : &c->routes[i - c->nlisteners].pol;
-        const struct conf_src *src = l ? &c->listeners[i].src
-                                       : &c->routes[i - c->nlisteners].src;
         char where[64];
         snprintf(where, sizeof(where), "%s[%zu]", l ? "listeners" : "routes",
                  l ? i : i - c->nlisteners);
         if (p->auth != NULL)
-            not_yet(ctx, src, where, "auth");
+            auth_compile(ctx, c, p->auth, where);
     }
 }
