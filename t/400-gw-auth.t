@@ -27,7 +27,9 @@ my $sha = sha256_hex('hashed-key');
 $t->write_conf(<<"EOF");
 %%PREAMBLE%%
 workers = 2;
-listeners = ( { name = "web"; address = "127.0.0.1:%%PORT:web%%"; } );
+listeners = ( { name = "web"; address = "127.0.0.1:%%PORT:web%%"; },
+              { name = "inh"; address = "127.0.0.1:%%PORT:inh%%";
+                auth = { api_key = { header = "X-Key"; }; }; } );
 pools = ( { name = "p"; servers = ( { address = "127.0.0.1:$A"; } ); } );
 consumers = (
   { name = "acme"; api_keys = [ "acme-key", "sha256:$sha" ]; },
@@ -35,6 +37,9 @@ consumers = (
   { name = "alice"; }
 );
 routes = (
+  { name = "inh-basic"; listeners = [ "inh" ]; path_prefix = "/b/"; pool = "p";
+    auth = { basic = { users = "$d/users"; }; }; },
+  { name = "inh"; listeners = [ "inh" ]; path_prefix = "/"; pool = "p"; },
   { name = "key"; path_prefix = "/key/"; pool = "p"; auth = { api_key = {}; }; },
   { name = "keep"; path_prefix = "/keep/"; pool = "p";
     auth = { api_key = { header = "Token"; query = "apikey"; strip = false; }; }; },
@@ -139,6 +144,19 @@ refused(Cerb::http_get($P, '/both/x', 'X-Api-Key' => 'no', Authorization => basi
 $r = Cerb::http_get($P, '/open', 'X-Consumer' => 'anyone');
 is_deeply(seen($r)->{'x-consumer'}, ['anyone'], 'a route without auth passes X-Consumer as it is');
 
+# ---- a listener's auth is the default of its routes
+my $I = $t->port('inh');
+$r = Cerb::http_get($I, '/x', 'X-Key' => 'acme-key');
+is($r->{status}, 200, "listener: its routes inherit its api_key");
+$s = seen($r);
+is_deeply($s->{'x-consumer'}, ['acme'], 'listener: the consumer');
+ok(!$s->{'x-key'}, "listener: the listener's key header is stripped");
+refused(Cerb::http_get($I, '/x', 'X-Api-Key' => 'acme-key'), 'ApiKey', "listener: the listener's header only");
+$r = Cerb::http_get($I, '/b/x', Authorization => basic('bob:bob-pw'));
+is_deeply(seen($r)->{'x-consumer'}, ['bob'], "listener: a route's own auth replaces the listener's");
+refused(Cerb::http_get($I, '/b/x', 'X-Key' => 'acme-key'), 'Basic realm="cerberus"',
+        "listener: the route's auth, not the listener's");
+
 # ---- reload: the key and user files are read again
 $t->write_file('keys.txt', "file-key-3\n");
 $t->write_file('users', join('', map { "$_:$hash{$_}\n" } qw(bob carol))
@@ -151,6 +169,14 @@ is(Cerb::http_get($P, '/key/x', 'X-Api-Key' => 'file-key-1')->{status}, 401, 're
 is(Cerb::http_get($P, '/key/x', 'X-Api-Key' => 'acme-key')->{status}, 200, 'reload: the config keys still pass');
 is(Cerb::http_get($P, '/basic/x', Authorization => basic('dave:dave-pw'))->{status}, 200, 'reload: a new user passes');
 is(Cerb::http_get($P, '/basic/x', Authorization => basic('alice:alice-pw'))->{status}, 401, 'reload: a removed user is refused');
+
+# A keys file gone: the reload is refused and the running keys stay.
+unlink "$d/keys.txt";
+($rc, $out, $err) = $t->ctl('reload');
+is($rc, 1, 'reload: a missing api_keys_file is refused');
+like($err, qr{^\Q$d\E/cerberus\.conf:\d+: api_keys_file "\Q$d\E/keys\.txt": No such file or directory$}m,
+     'reload: the error names the file');
+is(Cerb::http_get($P, '/key/x', 'X-Api-Key' => 'file-key-3')->{status}, 200, 'reload refused: the keys stay');
 
 # ---- the logs: the policy and the reason, never the secret
 my $log = Cerb::slurp($t->error_log);
