@@ -1,6 +1,9 @@
 /* conf_gw_limit: rate limits (GCRA) and quotas. */
+#include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "conf-gw.h"
 #include "conf.h"
@@ -46,21 +49,148 @@ not_yet(struct conf_ctx *ctx, const struct conf_src *src, const char *where,
                what);
 }
 
+/* FNV-1a, for the limits' ids. */
+static uint32_t
+fnv32(const char *a, const char *b)
+{
+    uint32_t h = 0x811c9dc5u;
+
+    for (const char *p = a; *p; p++)
+        h = (h ^ (unsigned char)*p) * 0x01000193u;
+    h = (h ^ 0xff) * 0x01000193u;
+    for (const char *p = b; *p; p++)
+        h = (h ^ (unsigned char)*p) * 0x01000193u;
+    return h;
+}
+
+/* rate = "N/s", "N/m", "N/h" or "N/d"; key as the man page lists. */
+static void
+rate_limit_compile(struct conf_ctx *ctx, struct conf_rate_limit *rl,
+                   const char *where)
+{
+    const struct conf_src *src = &rl->src;
+    char *end;
+    long long n;
+
+    errno = 0;
+    n = strtoll(rl->rate, &end, 10);
+    if (end == rl->rate || errno != 0 || n < 1 || n > 1000000000 ||
+        end[0] != '/' || end[1] == '\0' || end[2] != '\0' ||
+        strchr("smhd", end[1]) == NULL) {
+        conf_error(ctx, src, "%s: rate: \"%s\" is not a rate (N/s, N/m, "
+                   "N/h or N/d, N from 1 to 1000000000)", where, rl->rate);
+        return;
+    }
+    int64_t per = end[1] == 's' ? 1 : end[1] == 'm' ? 60 :
+                  end[1] == 'h' ? 3600 : 86400;
+    rl->count = n;
+    rl->per_ns = per * INT64_C(1000000000);
+    rl->period_ns = rl->per_ns / n;
+    /* The TAT may run (burst + 1) periods ahead: keep that far from
+     * overflowing (burst 1000000 of 1/d does not fit). */
+    if (rl->period_ns < 1 ||
+        (rl->burst + 1) > (INT64_C(1) << 61) / rl->period_ns) {
+        conf_error(ctx, src, "%s: burst: %lld at %s spans more than 73 "
+                   "years", where, (long long)rl->burst, rl->rate);
+        return;
+    }
+    const char *k = rl->key;
+    if (strcmp(k, "ip") == 0 || strcmp(k, "consumer") == 0)
+        ;
+    else if (strncmp(k, "header:", 7) == 0 && k[7] != '\0') {
+        for (const char *p = k + 7; *p; p++)
+            if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+                  (*p >= '0' && *p <= '9') || strchr("!#$%&'*+-.^_`|~", *p))) {
+                conf_error(ctx, src, "%s: key: \"%s\" is not a header name",
+                           where, k + 7);
+                return;
+            }
+    } else if (strncmp(k, "jwt:", 4) == 0 && k[4] != '\0') {
+        /* The auth module hands over the subject only. */
+        if (strcmp(k + 4, "sub") != 0) {
+            conf_error(ctx, src, "%s: key: jwt:%s: only jwt:sub is "
+                       "supported in this release", where, k + 4);
+            return;
+        }
+    } else {
+        conf_error(ctx, src, "%s: key: \"%s\" is not ip, consumer, "
+                   "header:NAME or jwt:CLAIM", where, k);
+        return;
+    }
+    /* A named limit is one bucket wherever it is used; an unnamed one
+     * belongs to its place in the file. */
+    rl->id = rl->name != NULL ? fnv32("name", rl->name) : fnv32("at", where);
+}
+
+static void
+compile_all(struct conf_ctx *ctx, struct conf_policies *p, const char *where)
+{
+    char w[128];
+
+    if (p->rate_limit != NULL) {
+        snprintf(w, sizeof(w), "%s.rate_limit", where);
+        rate_limit_compile(ctx, p->rate_limit, w);
+    }
+    for (size_t j = 0; j < p->nrate_limits; j++) {
+        snprintf(w, sizeof(w), "%s.rate_limits[%zu]", where, j);
+        rate_limit_compile(ctx, &p->rate_limits[j], w);
+    }
+}
+
+static bool
+same_limit(const struct conf_rate_limit *a, const struct conf_rate_limit *b)
+{
+    return strcmp(a->key, b->key) == 0 && a->period_ns == b->period_ns &&
+           a->burst == b->burst;
+}
+
+/* Two limits of one name share their bucket: they must agree. */
+static void
+check_names(struct conf_ctx *ctx, struct conf *c)
+{
+    const struct conf_rate_limit *all[512];
+    size_t n = 0;
+
+    for (size_t i = 0; i < c->nlisteners + c->nroutes; i++) {
+        bool l = i < c->nlisteners;
+        const struct conf_policies *p = l ? &c->listeners[i].pol
+                                          : &c->routes[i - c->nlisteners].pol;
+        if (p->rate_limit != NULL && n < 512)
+            all[n++] = p->rate_limit;
+        for (size_t j = 0; j < p->nrate_limits && n < 512; j++)
+            all[n++] = &p->rate_limits[j];
+    }
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < i && all[i]->name != NULL; j++)
+            if (all[j]->name != NULL &&
+                strcmp(all[i]->name, all[j]->name) == 0 &&
+                !same_limit(all[i], all[j])) {
+                conf_error(ctx, &all[i]->src, "rate_limit \"%s\": differs "
+                           "from the one of that name at %s:%d",
+                           all[i]->name, all[j]->src.file, all[j]->src.line);
+                break;
+            }
+}
+
 void
 gw_conf_limit(struct conf_ctx *ctx, struct conf *c)
 {
     for (size_t i = 0; i < c->nlisteners + c->nroutes; i++) {
         bool l = i < c->nlisteners;
-        const struct conf_policies *p = l ? &c->listeners[i].pol
-                                          : &c->routes[i - c->nlisteners].pol;
+        struct conf_policies *p = l ? &c->listeners[i].pol
+                                    : &c->routes[i - c->nlisteners].pol;
         const struct conf_src *src = l ? &c->listeners[i].src
                                        : &c->routes[i - c->nlisteners].src;
         char where[64];
         snprintf(where, sizeof(where), "%s[%zu]", l ? "listeners" : "routes",
                  l ? i : i - c->nlisteners);
-        if (p->rate_limit != NULL || p->nrate_limits > 0)
-            not_yet(ctx, src, where, "rate_limit");
+        compile_all(ctx, p, where);
+        if (l && c->listeners[i].protocol == PROTO_TCP &&
+            (p->rate_limit != NULL || p->nrate_limits > 0))
+            conf_error(ctx, src, "%s: rate_limit applies to HTTP listeners "
+                       "only", where);
         if (p->quota != NULL)
             not_yet(ctx, src, where, "quota");
     }
+    check_names(ctx, c);
 }

@@ -6,12 +6,16 @@
 #include <stdint.h>
 
 #define SHM_MAGIC       0x63657262657275ULL     /* "cerberu" */
-#define SHM_VERSION     3
+#define SHM_VERSION     4
 #define SHM_MAX_SERVERS 4096
 /* Counter rows: one per live worker process (old generations draining
  * while new ones run included), so a crash zeroes exactly its own. */
 #define SHM_ROWS        256
 #define SHM_KEY_MAX     128
+/* Entries of the rate-limit table when the config does not say. */
+#define SHM_RL_DEFAULT  65536
+/* Slots a key may sit in, from its hash's home slot on. */
+#define SHM_RL_PROBE    8
 
 enum { SHM_HEALTH_UP, SHM_HEALTH_DOWN };
 enum { CB_CLOSED, CB_OPEN, CB_HALF_OPEN };
@@ -70,6 +74,15 @@ struct shm_row_stats {
     char pad[8];
 };
 
+/* One key of the rate-limit table (GCRA): the key's 64-bit hash (0: a
+ * free slot; the limit's id is hashed in) and its theoretical arrival
+ * time, CLOCK_MONOTONIC nanoseconds.  Claimed with a CAS on key, decided
+ * with a CAS on tat; no lock. */
+struct shm_rl_entry {
+    _Atomic uint64_t key;
+    _Atomic uint64_t tat;
+};
+
 struct shm_header {
     uint64_t magic;
     uint32_t version;
@@ -82,6 +95,9 @@ struct shm_header {
     uint64_t conns_off;         /* _Atomic int64_t[rows][max_servers] */
     unsigned char sticky_key[32];   /* drawn at creation: sticky cookies */
     struct shm_tickets tickets;
+    uint64_t rl_off;            /* struct shm_rl_entry[rl_entries] */
+    uint64_t rl_entries;
+    _Atomic uint64_t rl_evictions;  /* live keys pushed out of a full probe */
 };
 
 #endif

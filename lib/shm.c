@@ -1,6 +1,8 @@
 /* shm: the shared region (server slots, per-worker counters), created once. */
 #include "shm.h"
 
+#include <stdbool.h>
+
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -13,18 +15,34 @@ align64(size_t n)
 }
 
 size_t
-shm_size(unsigned max_servers, unsigned rows)
+shm_size_rl(unsigned max_servers, unsigned rows, uint64_t rl_entries)
 {
     return align64(sizeof(struct shm_header)) +
            align64(sizeof(struct shm_server) * max_servers) +
            align64(sizeof(struct shm_row_stats) * rows) +
-           align64(sizeof(int64_t) * (size_t)max_servers * rows);
+           align64(sizeof(int64_t) * (size_t)max_servers * rows) +
+           align64(sizeof(struct shm_rl_entry) * (size_t)rl_entries);
+}
+
+size_t
+shm_size(unsigned max_servers, unsigned rows)
+{
+    return shm_size_rl(max_servers, rows, SHM_RL_DEFAULT);
 }
 
 int
 shm_create(struct shm *s, unsigned max_servers, unsigned rows)
 {
-    size_t size = shm_size(max_servers, rows);
+    return shm_create_rl(s, max_servers, rows, SHM_RL_DEFAULT);
+}
+
+int
+shm_create_rl(struct shm *s, unsigned max_servers, unsigned rows,
+              uint64_t rl_entries)
+{
+    if (rl_entries < SHM_RL_PROBE)
+        rl_entries = SHM_RL_PROBE;
+    size_t size = shm_size_rl(max_servers, rows, rl_entries);
     /* Untouched pages cost nothing: only used slots and rows are ever
      * written, so the generous maximums are free. */
     void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
@@ -46,10 +64,14 @@ shm_create(struct shm *s, unsigned max_servers, unsigned rows)
     h->stats_off = h->servers_off + align64(sizeof(struct shm_server) *
                                             max_servers);
     h->conns_off = h->stats_off + align64(sizeof(struct shm_row_stats) * rows);
+    h->rl_off = h->conns_off + align64(sizeof(int64_t) * (size_t)max_servers *
+                                       rows);
+    h->rl_entries = rl_entries;
     s->hdr = h;
     s->servers = (struct shm_server *)((char *)p + h->servers_off);
     s->stats = (struct shm_row_stats *)((char *)p + h->stats_off);
     s->conns = (_Atomic int64_t *)((char *)p + h->conns_off);
+    s->rl = (struct shm_rl_entry *)((char *)p + h->rl_off);
     return 0;
 }
 
@@ -159,4 +181,84 @@ shm_row_zero(struct shm *s, unsigned row)
     atomic_store(&st->tls_failures, 0);
     atomic_store(&st->slot, 0);
     atomic_store(&st->gen, 0);
+}
+
+/* The decision over one claimed slot: CAS the TAT until no one decided
+ * in between.  False if the slot changed hands meanwhile (evicted). */
+static bool
+rl_decide(struct shm_rl_entry *e, uint64_t key, uint64_t now,
+          uint64_t period, uint64_t burst, struct gcra_out *o)
+{
+    uint64_t tat = atomic_load_explicit(&e->tat, memory_order_acquire);
+
+    for (;;) {
+        if (atomic_load_explicit(&e->key, memory_order_acquire) != key)
+            return false;
+        gcra_decide(tat, now, period, burst, o);
+        if (!o->allowed)
+            return true;
+        if (atomic_compare_exchange_weak_explicit(&e->tat, &tat, o->tat,
+                                                  memory_order_acq_rel,
+                                                  memory_order_acquire))
+            return true;
+    }
+}
+
+void
+shm_rl_take(struct shm *s, uint64_t key, uint64_t now, uint64_t period,
+            uint64_t burst, struct gcra_out *o)
+{
+    uint64_t n = s->hdr->rl_entries;
+
+    if (key == 0)
+        key = 1;                /* 0 marks a free slot */
+    for (int tries = 0; tries < 4; tries++) {
+        uint64_t home = key % n;
+        struct shm_rl_entry *victim = NULL;
+        uint64_t victim_tat = UINT64_MAX, victim_key = 0;
+        for (unsigned i = 0; i < SHM_RL_PROBE; i++) {
+            struct shm_rl_entry *e = &s->rl[(home + i) % n];
+            uint64_t k = atomic_load_explicit(&e->key, memory_order_acquire);
+            if (k == 0) {
+                /* Free: claim it.  A fresh slot's TAT is 0 (or a past
+                 * one's left by an earlier owner, which means the same:
+                 * a full burst). */
+                if (atomic_compare_exchange_strong(&e->key, &k, key)) {
+                    if (rl_decide(e, key, now, period, burst, o))
+                        return;
+                    break;      /* taken over already: start again */
+                }
+            }
+            if (k == key) {
+                if (rl_decide(e, key, now, period, burst, o))
+                    return;
+                break;
+            }
+            uint64_t t = atomic_load_explicit(&e->tat, memory_order_relaxed);
+            if (t < victim_tat) {
+                victim = e;
+                victim_tat = t;
+                victim_key = k;
+            }
+        }
+        if (victim == NULL)
+            continue;
+        /* Full: take over the stalest entry.  One whose TAT has passed
+         * holds nothing a fresh key would not; a live one is an eviction
+         * (its key starts again from a full burst). */
+        if (!atomic_compare_exchange_strong(&victim->key, &victim_key, key))
+            continue;
+        if (victim_tat > now)
+            atomic_fetch_add_explicit(&s->hdr->rl_evictions, 1,
+                                      memory_order_relaxed);
+        gcra_decide(0, now, period, burst, o);
+        uint64_t t = victim_tat;
+        if (atomic_compare_exchange_strong(&victim->tat, &t, o->tat))
+            return;
+        /* Someone decided on the slot in between: decide over theirs. */
+        if (rl_decide(victim, key, now, period, burst, o))
+            return;
+    }
+    /* Contended beyond reason: decide without remembering. */
+    gcra_decide(0, now, period, burst, o);
 }

@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 
+#include "gcra.h"
 #include "shm-t.h"
 
 struct shm {
@@ -11,12 +12,26 @@ struct shm {
     struct shm_server *servers;
     struct shm_row_stats *stats;
     _Atomic int64_t *conns;
+    struct shm_rl_entry *rl;    /* [hdr->rl_entries] */
 };
 
-/* Maps a fresh zeroed region (MAP_SHARED|MAP_ANONYMOUS) before fork. */
+/* Maps a fresh zeroed region (MAP_SHARED|MAP_ANONYMOUS) before fork,
+ * with a rate-limit table of rl_entries (shm_create: SHM_RL_DEFAULT). */
 int shm_create(struct shm *s, unsigned max_servers, unsigned rows);
+int shm_create_rl(struct shm *s, unsigned max_servers, unsigned rows,
+                  uint64_t rl_entries);
 void shm_destroy(struct shm *s);
 size_t shm_size(unsigned max_servers, unsigned rows);
+size_t shm_size_rl(unsigned max_servers, unsigned rows, uint64_t rl_entries);
+
+/* One GCRA decision for `key` (a hash that names the limit too) at `now`
+ * (CLOCK_MONOTONIC ns): the key's slot is found or claimed in its probe
+ * sequence, else the stalest entry there (smallest TAT) is taken over,
+ * counted in rl_evictions when its TAT was still ahead of now.  The
+ * decision itself is one CAS on the TAT, retried if another process
+ * decided in between, so it is exact across workers. */
+void shm_rl_take(struct shm *s, uint64_t key, uint64_t now, uint64_t period,
+                 uint64_t burst, struct gcra_out *o);
 
 /* Master only: the slot for (pool, address), kept if it exists, else a
  * free slot or one no live generation uses (gen_last < oldest_live).

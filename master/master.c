@@ -620,7 +620,8 @@ master_run(const char *conf_path, const char *pid_path, bool daemon,
     m->gen = 1;
     raise_nofile(c);
     signals_setup(&wait_mask);
-    if (shm_create(&m->shm, SHM_MAX_SERVERS, SHM_ROWS) < 0) {
+    if (shm_create_rl(&m->shm, SHM_MAX_SERVERS, SHM_ROWS,
+                      (uint64_t)c->rate_limit_table) < 0) {
         snprintf(err, sizeof(err), "cannot create shared memory: %s",
                  strerror(errno));
         goto fail;
