@@ -7,6 +7,7 @@
 #include <stddef.h>
 
 #include "conf-gw.h"
+#include "jwt.h"
 
 #define GW_KEY_DIGEST 32        /* SHA-256 */
 
@@ -29,6 +30,12 @@ struct gw_user {
 struct gw_users {
     struct gw_user *u;
     size_t n;
+};
+
+/* auth.jwt (conf_jwt.compiled). */
+struct gw_jwt {
+    struct jwt_keyset ks;
+    struct jwt_rules rules;
 };
 
 /* The SHA-256 of key[0..len) into digest; 0 or -1. */

@@ -4,8 +4,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <openssl/evp.h>
+#include <openssl/pem.h>
 
 #include "arena.h"
 #include "conf-gw-auth.h"
@@ -394,6 +396,155 @@ basic_compile(struct conf_ctx *ctx, struct conf_basic *bs, const char *where)
 }
 
 static void
+free_jwt(void *p)
+{
+    struct gw_jwt *j = p;
+    for (size_t i = 0; i < j->ks.n; i++) {
+        EVP_PKEY_free(j->ks.k[i].pkey);
+        if (j->ks.k[i].secret != NULL)
+            OPENSSL_cleanse(j->ks.k[i].secret, j->ks.k[i].slen);
+        free(j->ks.k[i].secret);
+    }
+    free(j->ks.k);
+}
+
+/* An HMAC secret: the file's bytes, a final newline removed. */
+static int
+read_secret(struct conf_ctx *ctx, const struct conf_src *src,
+            const char *where, const char *path, struct jwt_key *k)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        conf_error(ctx, src, "%s: auth.jwt.secret_file \"%s\": %s", where,
+                   path, strerror(errno));
+        return -1;
+    }
+    unsigned char buf[4097];
+    size_t n = fread(buf, 1, sizeof(buf), f);
+    fclose(f);
+    if (n > 0 && buf[n - 1] == '\n')
+        n--;
+    if (n > 0 && buf[n - 1] == '\r')
+        n--;
+    if (n < 32 || n > 4096) {
+        conf_error(ctx, src, "%s: auth.jwt.secret_file \"%s\": a secret of "
+                   "32 to 4096 bytes is needed", where, path);
+        OPENSSL_cleanse(buf, sizeof(buf));
+        return -1;
+    }
+    k->secret = malloc(n);
+    if (k->secret == NULL) {
+        conf_error(ctx, src, "out of memory");
+        return -1;
+    }
+    memcpy(k->secret, buf, n);
+    k->slen = n;
+    OPENSSL_cleanse(buf, sizeof(buf));
+    return 0;
+}
+
+static int
+read_pem(struct conf_ctx *ctx, const struct conf_src *src, const char *where,
+         const char *path, struct jwt_key *k)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        conf_error(ctx, src, "%s: auth.jwt.keys_pem \"%s\": %s", where, path,
+                   strerror(errno));
+        return -1;
+    }
+    k->pkey = PEM_read_PUBKEY(f, NULL, NULL, NULL);
+    fclose(f);
+    if (k->pkey == NULL) {
+        conf_error(ctx, src, "%s: auth.jwt.keys_pem \"%s\": not a PEM public "
+                   "key", where, path);
+        return -1;
+    }
+    if (EVP_PKEY_is_a(k->pkey, "RSA") && EVP_PKEY_get_bits(k->pkey) < 2048)
+        conf_error(ctx, src, "%s: auth.jwt.keys_pem \"%s\": an RSA key needs "
+                   "2048 bits or more", where, path);
+    /* kid: the file's base name, less a .pem extension */
+    const char *b = strrchr(path, '/');
+    b = b ? b + 1 : path;
+    size_t bl = strlen(b);
+    if (bl > 4 && strcmp(b + bl - 4, ".pem") == 0)
+        bl -= 4;
+    k->kid = arena_strndup(conf_ctx_arena(ctx), b, bl);
+    return 0;
+}
+
+static void
+jwt_compile(struct conf_ctx *ctx, struct conf_jwt *j, const char *where)
+{
+    struct arena *a = conf_ctx_arena(ctx);
+    struct gw_jwt *g = arena_calloc(a, 1, sizeof(*g));
+
+    if (g == NULL || arena_cleanup_add(a, free_jwt, g) < 0) {
+        conf_error(ctx, &j->src, "out of memory");
+        return;
+    }
+    j->compiled = g;
+    for (size_t i = 0; i < j->nalgorithms; i++) {
+        int alg = jwt_alg_parse(j->algorithms[i]);
+        if (strcasecmp(j->algorithms[i], "none") == 0)
+            conf_error(ctx, &j->src, "%s: auth.jwt.algorithms: \"none\" is "
+                       "never allowed", where);
+        else if (alg < 0)
+            conf_error(ctx, &j->src, "%s: auth.jwt.algorithms: unknown "
+                       "algorithm \"%s\" (HS256, HS384, HS512, RS256, RS384, "
+                       "RS512, PS256, ES256, ES384, EdDSA)", where,
+                       j->algorithms[i]);
+        else
+            g->ks.algs |= 1u << alg;
+    }
+    if (j->keys != NULL)
+        not_yet(ctx, &j->src, where, "auth.jwt.keys (a JWKS file)");
+    if (j->cookie != NULL && j->strip_token)
+        conf_error(ctx, &j->src, "%s: auth.jwt: a cookie token cannot be "
+                   "stripped in this release; set strip_token = false",
+                   where);
+    size_t nk = j->nkeys_pem + (j->secret_file != NULL);
+    g->ks.k = calloc(nk ? nk : 1, sizeof(*g->ks.k));
+    if (g->ks.k == NULL) {
+        conf_error(ctx, &j->src, "out of memory");
+        return;
+    }
+    if (j->secret_file != NULL &&
+        read_secret(ctx, &j->src, where, j->secret_file, &g->ks.k[0]) == 0)
+        g->ks.n++;
+    for (size_t i = 0; i < j->nkeys_pem; i++)
+        if (read_pem(ctx, &j->src, where, j->keys_pem[i],
+                     &g->ks.k[g->ks.n]) == 0)
+            g->ks.n++;
+    for (int alg = 0; alg < JWT_NALG; alg++) {
+        if (!(g->ks.algs & (1u << alg)))
+            continue;
+        bool fits = false;
+        for (size_t i = 0; i < g->ks.n && !fits; i++)
+            fits = jwt_key_fits(&g->ks.k[i], alg);
+        if (!fits)
+            conf_error(ctx, &j->src, "%s: auth.jwt: no key for %s (%s)",
+                       where, jwt_alg_name(alg),
+                       alg <= JWT_HS512 ? "secret_file" : "keys_pem");
+    }
+    for (size_t i = 0; i < j->nforward_claims; i++)
+        if (!plain_token(j->forward_claims[i].value,
+                         strlen(j->forward_claims[i].value)) ||
+            strchr(j->forward_claims[i].value, ':') != NULL)
+            conf_error(ctx, &j->src, "%s: auth.jwt.forward_claims: \"%s\" is "
+                       "not a header name", where,
+                       j->forward_claims[i].value);
+    g->rules.issuer = j->issuer;
+    g->rules.audience = j->audience;
+    g->rules.naudience = j->naudience;
+    g->rules.leeway = j->leeway / 1000;
+    g->rules.required = j->required_claims;
+    g->rules.nrequired = j->nrequired_claims;
+    g->rules.claims = j->claims;
+    g->rules.nclaims = j->nclaims;
+}
+
+static void
 auth_compile(struct conf_ctx *ctx, struct conf *c, struct conf_auth *au,
              const char *where)
 {
@@ -410,9 +561,8 @@ auth_compile(struct conf_ctx *ctx, struct conf *c, struct conf_auth *au,
                        "be stripped in this release; set strip = false",
                        where);
     }
-    /* JWT is not in this release yet: refused rather than ignored. */
     if (au->jwt != NULL)
-        not_yet(ctx, &au->jwt->src, where, "auth.jwt");
+        jwt_compile(ctx, au->jwt, where);
     if (au->basic != NULL)
         basic_compile(ctx, au->basic, where);
 }

@@ -1,6 +1,8 @@
 # Gateway authentication: consumers with API keys (plain, sha256:, from a
 # file), api_key in a header or the query, basic auth against an htpasswd
-# file (bcrypt, SHA-crypt), several methods on one route, X-Consumer sent
+# file (bcrypt, SHA-crypt), JWT for every algorithm with keys made by
+# openssl here (claims, leeway, kid, forwarded claims, 401 and 403),
+# several methods on one route, X-Consumer sent
 # upstream (and a client's own dropped), the key stripped, every refusal
 # a 401 with WWW-Authenticate, and the config errors by exact text.
 use strict;
@@ -8,7 +10,9 @@ use warnings;
 use lib 't/lib';
 use Test::More;
 use Digest::SHA qw(sha256_hex);
-use MIME::Base64 qw(encode_base64);
+use MIME::Base64 qw(encode_base64 encode_base64url);
+use Digest::SHA qw(hmac_sha256 hmac_sha384 hmac_sha512);
+use JSON::PP;
 use Cerb;
 
 my $t = Cerb->new;
@@ -24,6 +28,64 @@ my %hash = (
 $t->write_file('users', join '', map { "$_:$hash{$_}\n" } sort keys %hash);
 
 my $sha = sha256_hex('hashed-key');
+
+# ---- JWT keys, made here
+my $secret = 'a-hmac-secret-of-at-least-32-bytes!';
+$t->write_file('secret', "$secret\n");
+sub sh { system("@_ >/dev/null 2>&1") == 0 or die "failed: @_" }
+sh("openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out $d/rsa.key");
+sh("openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out $d/rsa2.key");
+sh("openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out $d/ec256.key");
+sh("openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-384 -out $d/ec384.key");
+sh("openssl genpkey -algorithm ED25519 -out $d/ed.key");
+sh("openssl pkey -in $d/$_.key -pubout -out $d/$_.pem") for qw(rsa rsa2 ec256 ec384 ed);
+
+sub der2raw {
+    my ($der, $n) = @_;
+    my $i = 2;
+    $i += ord(substr($der, 1, 1)) & 0x7f if ord(substr($der, 1, 1)) & 0x80;
+    my $out = '';
+    for (1 .. 2) {
+        my $len = ord(substr($der, $i + 1, 1));
+        my $v = substr($der, $i + 2, $len);
+        $v =~ s/^\x00+//;
+        $out .= ("\x00" x ($n - length $v)) . $v;
+        $i += 2 + $len;
+    }
+    return $out;
+}
+
+sub sign {
+    my ($alg, $key, $data) = @_;
+    return hmac_sha256($data, $key) if $alg eq 'HS256';
+    return hmac_sha384($data, $key) if $alg eq 'HS384';
+    return hmac_sha512($data, $key) if $alg eq 'HS512';
+    $t->write_file('data', $data);
+    my $cmd = $alg eq 'EdDSA' ? "openssl pkeyutl -sign -rawin -inkey $d/$key.key -in $d/data"
+            : "openssl dgst -sha" . substr($alg, 2) . " -sign $d/$key.key"
+              . ($alg =~ /^PS/ ? ' -sigopt rsa_padding_mode:pss -sigopt rsa_pss_saltlen:digest' : '')
+              . " $d/data";
+    my $sig = `$cmd`;
+    die "sign $alg failed" unless length $sig;
+    $sig = der2raw($sig, $alg eq 'ES256' ? 32 : 48) if $alg =~ /^ES/;
+    return $sig;
+}
+
+my %key_of = (RS256 => 'rsa', RS384 => 'rsa', RS512 => 'rsa', PS256 => 'rsa',
+              ES256 => 'ec256', ES384 => 'ec384', EdDSA => 'ed');
+my $now = time;
+my %good = (sub => 'user-42', iss => 'https://id.example', aud => 'api',
+            exp => $now + 300, scope => 'orders:read orders:write', tier => 'gold');
+
+# A token: header fields (alg, kid...), claims; key defaults by alg.
+sub token {
+    my ($h, $c, $key) = @_;
+    my $json = JSON::PP->new->canonical;
+    my $in = encode_base64url($json->encode($h)) . '.' . encode_base64url($json->encode($c));
+    return "$in." if $h->{alg} eq 'none';
+    $key //= $h->{alg} =~ /^HS/ ? $secret : $key_of{ $h->{alg} };
+    return "$in." . encode_base64url(sign($h->{alg}, $key, $in));
+}
 $t->write_conf(<<"EOF");
 %%PREAMBLE%%
 workers = 2;
@@ -47,6 +109,21 @@ routes = (
     auth = { basic = { users = "$d/users"; realm = "Staff area"; }; }; },
   { name = "both"; path_prefix = "/both/"; pool = "p";
     auth = { api_key = {}; basic = { users = "$d/users"; }; }; },
+  { name = "jwt"; path_prefix = "/jwt/"; pool = "p";
+    auth = { jwt = { algorithms = [ "HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "PS256",
+                                    "ES256", "ES384", "EdDSA" ];
+                     secret_file = "$d/secret";
+                     keys_pem = [ "$d/rsa.pem", "$d/ec256.pem", "$d/ec384.pem", "$d/ed.pem" ];
+                     issuer = "https://id.example"; audience = [ "web", "api" ]; leeway = "30s";
+                     required_claims = [ "sub" ]; claims = { scope = "orders:read"; };
+                     forward_claims = { sub = "X-User-Id"; tier = "X-Tier"; level = "X-Level"; };
+                     strip_token = true; }; }; },
+  { name = "jwtrs"; path_prefix = "/jwtrs/"; pool = "p";
+    auth = { jwt = { algorithms = [ "RS256" ]; keys_pem = [ "$d/rsa.pem", "$d/rsa2.pem" ];
+                     header = "X-Token"; cookie = "tok"; }; }; },
+  { name = "multi"; path_prefix = "/multi/"; pool = "p";
+    auth = { api_key = {}; jwt = { algorithms = [ "HS256" ]; secret_file = "$d/secret"; };
+             basic = { users = "$d/users"; }; }; },
   { name = "open"; path_prefix = "/"; pool = "p"; }
 );
 EOF
@@ -121,6 +198,85 @@ refused(Cerb::http_get($P, '/basic/x', Authorization => basic('alice')), $www, '
 refused(Cerb::http_get($P, '/basic/x', Authorization => 'Basic !!!!'), $www, 'basic not base64');
 refused(Cerb::http_get($P, '/basic/x', Authorization => 'Bearer abc'), $www, 'basic: another scheme');
 refused(Cerb::http_get($P, '/basic/x', 'X-Api-Key' => 'acme-key'), $www, 'basic: an API key is not asked');
+
+# ---- jwt: every algorithm
+sub bearer { (Authorization => "Bearer $_[0]") }
+for my $alg (qw(HS256 HS384 HS512 RS256 RS384 RS512 PS256 ES256 ES384 EdDSA)) {
+    my %h = (alg => $alg, typ => 'JWT');
+    $h{kid} = $key_of{$alg} if $alg eq 'ES256';     # a kid matching the file name
+    $r = Cerb::http_get($P, '/jwt/x', bearer(token(\%h, \%good)), 'X-User-Id' => 'forged');
+    is($r->{status}, 200, "jwt $alg passes");
+    $s = seen($r);
+    if ($alg eq 'HS256') {
+        is_deeply($s->{'x-user-id'}, ['user-42'], 'jwt: sub forwarded as X-User-Id, the forged one dropped');
+        is_deeply($s->{'x-tier'}, ['gold'], 'jwt: another claim forwarded');
+        ok(!$s->{'x-level'}, 'jwt: an absent claim forwards nothing');
+        is_deeply($s->{'x-consumer'}, ['user-42'], 'jwt: sub is the consumer');
+        ok(!$s->{authorization}, 'jwt: strip_token removes the token');
+    }
+}
+sub jwt_refused {
+    my ($path, $tok, $st, $www, $why, $name) = @_;
+    my $rr = Cerb::http_get($P, $path, ref $tok ? @$tok : bearer($tok));
+    is($rr->{status}, $st, "jwt $name: $st");
+    is($rr->{headers}{'www-authenticate'}, $www, "jwt $name: WWW-Authenticate");
+    is($rr->{body}, $st == 403 ? qq({"error":"forbidden","policy":"auth"}\n)
+                               : qq({"error":"unauthorized","policy":"auth"}\n), "jwt $name: JSON body");
+    like(Cerb::slurp($t->error_log), qr/: $st by auth: \Q$why\E$/m, "jwt $name: logged as $why");
+}
+my $bad = 'Bearer error="invalid_token"';
+my %hs = (alg => 'HS256');
+jwt_refused('/jwt/x', [], 401, 'Bearer', 'no bearer token', 'missing');
+jwt_refused('/jwt/x', token(\%hs, { %good, exp => $now - 100 }), 401, $bad, 'token expired', 'expired');
+is(Cerb::http_get($P, '/jwt/x', bearer(token(\%hs, { %good, exp => $now - 10 })))->{status}, 200,
+   'jwt: expired within the leeway passes');
+jwt_refused('/jwt/x', token(\%hs, { %good, nbf => $now + 100 }), 401, $bad, 'token not yet valid', 'not yet valid');
+is(Cerb::http_get($P, '/jwt/x', bearer(token(\%hs, { %good, nbf => $now + 10 })))->{status}, 200,
+   'jwt: nbf within the leeway passes');
+jwt_refused('/jwt/x', token(\%hs, { %good, iss => 'https://evil.example' }), 401, $bad, 'wrong issuer', 'wrong issuer');
+jwt_refused('/jwt/x', token(\%hs, { %good, aud => 'other' }), 401, $bad, 'wrong audience', 'wrong audience');
+is(Cerb::http_get($P, '/jwt/x', bearer(token(\%hs, { %good, aud => [ 'x', 'web' ] })))->{status}, 200,
+   'jwt: an audience array with an accepted member passes');
+my $tok = token({ alg => 'RS256' }, \%good);
+(my $tampered = $tok) =~ s/^([^.]+)\.([^.]+)/$1 . '.' . encode_base64url(encode_json({ %good, sub => 'admin' }))/e;
+jwt_refused('/jwt/x', $tampered, 401, $bad, 'bad signature', 'bad signature');
+jwt_refused('/jwt/x', token({ alg => 'RS256' }, \%good, 'rsa2'), 401, $bad, 'bad signature', 'signed by another key');
+jwt_refused('/jwt/x', token({ alg => 'none' }, \%good), 401, $bad, 'algorithm not allowed', 'alg none');
+jwt_refused('/jwtrs/x', [ 'X-Token' => token(\%hs, \%good) ], 401, $bad, 'algorithm not allowed', 'alg not allowed');
+jwt_refused('/jwt/x', token({ alg => 'RS256', kid => 'nokey' }, \%good), 401, $bad, 'unknown kid', 'unknown kid');
+jwt_refused('/jwt/x', 'abc.def', 401, $bad, 'malformed token', 'malformed');
+my %nosub = %good; delete $nosub{sub};
+jwt_refused('/jwt/x', token(\%hs, \%nosub), 403, 'Bearer error="insufficient_scope"', 'missing claim sub', 'missing claim');
+jwt_refused('/jwt/x', token(\%hs, { %good, scope => 'orders:write' }), 403, 'Bearer error="insufficient_scope"',
+            'claim scope lacks "orders:read"', 'claim value');
+is(Cerb::http_get($P, '/jwt/x', bearer(token(\%hs, { %good, scope => [ 'a', 'orders:read' ] })))->{status}, 200,
+   'jwt: a claim array holding the value passes');
+
+# kid picks the key; a named header; a cookie; the token kept
+$r = Cerb::http_get($P, '/jwtrs/x', 'X-Token' => token({ alg => 'RS256', kid => 'rsa2' }, \%good, 'rsa2'));
+is($r->{status}, 200, 'jwt: kid picks the second key');
+is_deeply(seen($r)->{'x-token'}, [ token({ alg => 'RS256', kid => 'rsa2' }, \%good, 'rsa2') ],
+          'jwt: the token kept without strip_token');
+jwt_refused('/jwtrs/x', [ 'X-Token' => token({ alg => 'RS256', kid => 'rsa' }, \%good, 'rsa2') ], 401, $bad,
+            'bad signature', 'kid of another key');
+$r = Cerb::http_get($P, '/jwtrs/x', Cookie => 'a=b; tok=' . token({ alg => 'RS256' }, \%good));
+is($r->{status}, 200, 'jwt: a token in a cookie');
+$r = Cerb::http_get($P, '/jwtrs/x', 'X-Token' => 'Bearer ' . token({ alg => 'RS256' }, \%good));
+is($r->{status}, 200, 'jwt: Bearer in a named header');
+
+# ---- api_key, jwt, basic on one route
+$r = Cerb::http_get($P, '/multi/x', bearer(token(\%hs, \%good)));
+is_deeply(seen($r)->{'x-consumer'}, ['user-42'], 'multi: jwt');
+$r = Cerb::http_get($P, '/multi/x', Authorization => basic('bob:bob-pw'));
+is_deeply(seen($r)->{'x-consumer'}, ['bob'], 'multi: basic after no bearer token');
+$r = Cerb::http_get($P, '/multi/x', 'X-Api-Key' => 'acme-key', bearer(token(\%hs, \%good)));
+is_deeply(seen($r)->{'x-consumer'}, ['acme'], 'multi: api_key first');
+$r = Cerb::http_get($P, '/multi/x');
+is_deeply([ map { $_->[1] } grep { lc $_->[0] eq 'www-authenticate' } @{ $r->{header_list} } ],
+          ['ApiKey', 'Bearer', 'Basic realm="cerberus"'], 'multi: one challenge per method');
+like(Cerb::slurp($t->error_log),
+     qr/route "multi": 401 by auth: no valid credentials: api_key: no API key; jwt: no bearer token; basic: no basic credentials$/m,
+     'multi: every reason logged');
 
 # ---- several methods: api_key, then basic
 $r = Cerb::http_get($P, '/both/x', 'X-Api-Key' => 'acme-key');
@@ -243,7 +399,32 @@ EOF
   . "%%D%%/badusers:5: user name must be 1 to 63 printable ASCII characters with no spaces\n"
   . "%%F%%:7: routes[3]: auth.basic.users \"%%D%%/nousers\" has no users\n"
   . "%%F%%:8: auth.basic.users \"%%D%%/none\": No such file or directory\n"
-  . "%%F%%:9: routes[5]: auth.jwt is not supported in this release\n",
+  . "%%F%%:9: routes[5]: auth.jwt: no key for RS256 (keys_pem)\n",
     'auth');
+$t->write_file('short', "too short\n");
+check_err($head . <<"EOF",
+routes = (
+  { path_prefix = "/a/"; pool = "p"; auth = { jwt = { algorithms = [ "none", "HS257", "HS256" ]; }; }; },
+  { path_prefix = "/b/"; pool = "p"; auth = { jwt = { algorithms = [ "ES256" ]; keys_pem = [ "%%DIR%%/rsa.pem" ]; }; }; },
+  { path_prefix = "/c/"; pool = "p"; auth = { jwt = { algorithms = [ "HS256" ]; secret_file = "%%DIR%%/short"; }; }; },
+  { path_prefix = "/d/"; pool = "p"; auth = { jwt = { algorithms = [ "RS256" ]; keys_pem = [ "%%DIR%%/secret" ]; }; }; },
+  { path_prefix = "/e/"; pool = "p"; auth = { jwt = { algorithms = [ "RS256" ]; keys = "%%DIR%%/jwks.json"; keys_pem = [ "%%DIR%%/rsa.pem" ]; }; }; },
+  { path_prefix = "/f/"; pool = "p"; auth = { jwt = { algorithms = [ "RS256" ]; keys_pem = [ "%%DIR%%/rsa.pem" ];
+                                                     cookie = "t"; strip_token = true;
+                                                     forward_claims = { sub = "X User"; }; }; }; }
+);
+EOF
+    "%%F%%:4: routes[0]: auth.jwt.algorithms: \"none\" is never allowed\n"
+  . "%%F%%:4: routes[0]: auth.jwt.algorithms: unknown algorithm \"HS257\" (HS256, HS384, HS512, RS256, RS384, RS512, PS256, ES256, ES384, EdDSA)\n"
+  . "%%F%%:4: routes[0]: auth.jwt: no key for HS256 (secret_file)\n"
+  . "%%F%%:5: routes[1]: auth.jwt: no key for ES256 (keys_pem)\n"
+  . "%%F%%:6: routes[2]: auth.jwt.secret_file \"%%D%%/short\": a secret of 32 to 4096 bytes is needed\n"
+  . "%%F%%:6: routes[2]: auth.jwt: no key for HS256 (secret_file)\n"
+  . "%%F%%:7: routes[3]: auth.jwt.keys_pem \"%%D%%/secret\": not a PEM public key\n"
+  . "%%F%%:7: routes[3]: auth.jwt: no key for RS256 (keys_pem)\n"
+  . "%%F%%:8: routes[4]: auth.jwt.keys (a JWKS file) is not supported in this release\n"
+  . "%%F%%:9: routes[5]: auth.jwt: a cookie token cannot be stripped in this release; set strip_token = false\n"
+  . "%%F%%:9: routes[5]: auth.jwt.forward_claims: \"X User\" is not a header name\n",
+    'jwt');
 
 $t->done;

@@ -1,7 +1,7 @@
-/* gw_auth: consumers and authentication (api_key, basic; jwt is refused
- * by the config in this release). */
+/* gw_auth: consumers and authentication (api_key, jwt, basic). */
 #include <crypt.h>
 #include <stdio.h>
+#include <time.h>
 #include <string.h>
 #include <strings.h>
 
@@ -13,7 +13,7 @@
 #include "gateway.h"
 #include "http.h"
 
-enum { AUTH_OK, AUTH_NONE, AUTH_BAD };
+enum { AUTH_OK, AUTH_NONE, AUTH_BAD, AUTH_FORBIDDEN };
 
 /* The consumer whose key has digest d: every entry is compared, in
  * constant time, whatever matches. */
@@ -150,38 +150,149 @@ basic(struct gw *g, const struct conf_basic *b, const char **why)
     return AUTH_OK;
 }
 
+/* The header value of a forwarded claim: strings as they are, numbers
+ * and booleans as JSON; false when there is none or it cannot be a header
+ * value. */
+static bool
+claim_text(const json_t *v, char *out, size_t cap)
+{
+    if (json_is_string(v))
+        snprintf(out, cap, "%s", json_string_value(v));
+    else if (json_is_integer(v))
+        snprintf(out, cap, "%lld", (long long)json_integer_value(v));
+    else if (json_is_real(v))
+        snprintf(out, cap, "%.17g", json_real_value(v));
+    else if (json_is_boolean(v))
+        snprintf(out, cap, "%s", json_is_true(v) ? "true" : "false");
+    else
+        return false;
+    for (const char *p = out; *p; p++)
+        if ((unsigned char)*p < ' ' || *p == 0x7f)
+            return false;
+    return true;
+}
+
+static int
+jwt(struct gw *g, const struct conf_jwt *j, const char **why, char *whybuf,
+    size_t cap)
+{
+    const struct gw_jwt *c = j->compiled;
+    const struct http_header *h = http_header_find(g->req, j->header);
+    struct http_str tok = { NULL, 0 };
+
+    /* Only the token says these. */
+    for (size_t i = 0; i < j->nforward_claims; i++)
+        gw_edit_drop(&g->up, j->forward_claims[i].value,
+                     strlen(j->forward_claims[i].value));
+    if (h != NULL) {
+        tok = h->value;
+        bool bearer = tok.len > 7 && strncasecmp(tok.p, "Bearer ", 7) == 0;
+        if (bearer) {
+            tok.p += 7;
+            tok.len -= 7;
+            while (tok.len > 0 && *tok.p == ' ') {
+                tok.p++;
+                tok.len--;
+            }
+        } else if (strcasecmp(j->header, "Authorization") == 0) {
+            tok.p = NULL;       /* another scheme (Basic) */
+        }
+        if (tok.p != NULL && j->strip_token)
+            gw_edit_drop(&g->up, j->header, strlen(j->header));
+    }
+    if (tok.p == NULL && j->cookie != NULL &&
+        !http_cookie_get(g->req, j->cookie, &tok))
+        tok.p = NULL;
+    if (tok.p == NULL || tok.len == 0) {
+        *why = "no bearer token";
+        return AUTH_NONE;
+    }
+    json_t *claims = NULL;
+    if (jwt_verify(&c->ks, tok.p, tok.len, &claims, why) != JWT_OK)
+        return AUTH_BAD;
+    int st = jwt_check(claims, &c->rules, (int64_t)time(NULL), whybuf, cap);
+    if (st != JWT_OK) {
+        json_decref(claims);
+        *why = whybuf;
+        return st == JWT_FORBIDDEN ? AUTH_FORBIDDEN : AUTH_BAD;
+    }
+    const char *sub = json_string_value(json_object_get(claims, "sub"));
+    if (sub != NULL) {
+        snprintf(g->jwt_sub, sizeof(g->jwt_sub), "%s", sub);
+        size_t sl = strlen(sub);
+        bool plain = sl > 0 && sl < sizeof(g->consumer_name);
+        for (size_t i = 0; i < sl && plain; i++)
+            plain = (unsigned char)sub[i] > ' ' && (unsigned char)sub[i] < 0x7f;
+        if (!plain)
+            g->jwt_sub[0] = '\0';
+        else {
+            const struct conf *conf = g->w->conf;
+            const struct conf_consumer *cs = NULL;
+            for (size_t i = 0; i < conf->nconsumers && cs == NULL; i++)
+                if (strcmp(conf->consumers[i].name, sub) == 0)
+                    cs = &conf->consumers[i];
+            identified(g, cs, sub);
+        }
+    }
+    char val[512];
+    for (size_t i = 0; i < j->nforward_claims; i++) {
+        json_t *v = json_object_get(claims, j->forward_claims[i].name);
+        if (v != NULL && claim_text(v, val, sizeof(val)))
+            gw_edit_add(&g->up, j->forward_claims[i].value, val, strlen(val));
+    }
+    json_decref(claims);
+    return AUTH_OK;
+}
+
 int
 gw_auth(struct gw *g)
 {
     const struct conf_auth *au = GW_POL(g, auth);
-    const char *why[2] = { NULL, NULL };
-    const char *what[2] = { "api_key", "basic" };
-    size_t tried = 0;
+    const char *why[3] = { NULL, NULL, NULL };
+    static const char *const what[3] = { "api_key", "jwt", "basic" };
+    int res[3] = { -1, -1, -1 };
+    char jwhy[160];
 
     if (au == NULL)
         return 0;
     /* Only cerberus says who the client is. */
     gw_edit_drop(&g->up, "X-Consumer", 10);
-    /* In order api_key, jwt (refused by the config in this release),
-     * basic: the first that succeeds wins. */
-    if (au->api_key != NULL) {
-        tried |= 1;
-        if (api_key(g, au->api_key, &why[0]) == AUTH_OK)
-            return 0;
+    /* In order api_key, jwt, basic: the first that succeeds wins. */
+    if (au->api_key != NULL &&
+        (res[0] = api_key(g, au->api_key, &why[0])) == AUTH_OK)
+        return 0;
+    if (au->jwt != NULL &&
+        (res[1] = jwt(g, au->jwt, &why[1], jwhy, sizeof(jwhy))) == AUTH_OK)
+        return 0;
+    if (au->basic != NULL &&
+        (res[2] = basic(g, au->basic, &why[2])) == AUTH_OK)
+        return 0;
+    /* Valid credentials lacking a claim: 403, whatever the others said. */
+    if (res[1] == AUTH_FORBIDDEN) {
+        gw_header(g, "WWW-Authenticate: Bearer error=\"insufficient_scope\"");
+        return gw_refuse(g, 403, "auth", "forbidden", "%s", why[1]);
     }
-    if (au->basic != NULL) {
-        tried |= 2;
-        if (basic(g, au->basic, &why[1]) == AUTH_OK)
-            return 0;
-    }
-    if (tried & 1)
+    if (res[0] >= 0)
         gw_header(g, "WWW-Authenticate: ApiKey");
-    if (tried & 2)
+    if (res[1] == AUTH_NONE)
+        gw_header(g, "WWW-Authenticate: Bearer");
+    else if (res[1] >= 0)
+        gw_header(g, "WWW-Authenticate: Bearer error=\"invalid_token\"");
+    if (res[2] >= 0)
         gw_header(g, "WWW-Authenticate: Basic realm=\"%s\"", au->basic->realm);
-    if (tried == 1 || tried == 2)
-        return gw_refuse(g, 401, "auth", "unauthorized", "%s",
-                         why[tried - 1]);
-    return gw_refuse(g, 401, "auth", "unauthorized",
-                     "no valid credentials: %s: %s; %s: %s", what[0], why[0],
-                     what[1], why[1]);
+    char reason[sizeof(g->reason)];
+    size_t n = 0, tried = 0, last = 0;
+    for (size_t i = 0; i < 3; i++)
+        if (res[i] >= 0) {
+            tried++;
+            last = i;
+        }
+    if (tried == 1)
+        return gw_refuse(g, 401, "auth", "unauthorized", "%s", why[last]);
+    n = (size_t)snprintf(reason, sizeof(reason), "no valid credentials:");
+    for (size_t i = 0; i < 3 && n < sizeof(reason); i++)
+        if (res[i] >= 0)
+            n += (size_t)snprintf(reason + n, sizeof(reason) - n, "%s %s: %s",
+                                  n > 21 ? ";" : "", what[i], why[i]);
+    return gw_refuse(g, 401, "auth", "unauthorized", "%s", reason);
 }
