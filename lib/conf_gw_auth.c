@@ -103,15 +103,6 @@ const struct conf_section gw_auth_section = {
     "auth", sizeof(struct conf_auth), auth_keys, NULL
 };
 
-/* Not in this release yet: refused rather than silently ignored. */
-static void
-not_yet(struct conf_ctx *ctx, const struct conf_src *src, const char *where,
-        const char *what)
-{
-    conf_error(ctx, src, "%s: %s is not supported in this release", where,
-               what);
-}
-
 int
 gw_key_digest(const char *key, size_t len, unsigned char digest[GW_KEY_DIGEST])
 {
@@ -399,12 +390,8 @@ static void
 free_jwt(void *p)
 {
     struct gw_jwt *j = p;
-    for (size_t i = 0; i < j->ks.n; i++) {
-        EVP_PKEY_free(j->ks.k[i].pkey);
-        if (j->ks.k[i].secret != NULL)
-            OPENSSL_cleanse(j->ks.k[i].secret, j->ks.k[i].slen);
-        free(j->ks.k[i].secret);
-    }
+    for (size_t i = 0; i < j->ks.n; i++)
+        jwt_key_free(&j->ks.k[i]);
     free(j->ks.k);
 }
 
@@ -469,8 +456,48 @@ read_pem(struct conf_ctx *ctx, const struct conf_src *src, const char *where,
     size_t bl = strlen(b);
     if (bl > 4 && strcmp(b + bl - 4, ".pem") == 0)
         bl -= 4;
-    k->kid = arena_strndup(conf_ctx_arena(ctx), b, bl);
+    k->kid = strndup(b, bl);
+    if (k->kid == NULL) {
+        conf_error(ctx, src, "out of memory");
+        return -1;
+    }
     return 0;
+}
+
+static void
+read_jwks(struct conf_ctx *ctx, const struct conf_src *src, const char *where,
+          const char *path, struct jwt_keyset *ks)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        conf_error(ctx, src, "%s: auth.jwt.keys \"%s\": %s", where, path,
+                   strerror(errno));
+        return;
+    }
+    char *text = NULL;
+    size_t cap = 0, len = 0, n;
+    do {
+        if (len == cap) {
+            char *t = cap < (1u << 22) ? realloc(text, cap ? cap * 2 : 4096)
+                                       : NULL;
+            if (t == NULL)
+                break;
+            text = t;
+            cap = cap ? cap * 2 : 4096;
+        }
+        n = fread(text + len, 1, cap - len, f);
+        len += n;
+    } while (n > 0);
+    bool err = ferror(f) || !feof(f);
+    fclose(f);
+    char why[200];
+    if (err)
+        conf_error(ctx, src, "%s: auth.jwt.keys \"%s\": unreadable or over "
+                   "4 MiB", where, path);
+    else if (jwt_jwks_load(text, len, &ks->k, &ks->n, why, sizeof(why)) < 0)
+        conf_error(ctx, src, "%s: auth.jwt.keys \"%s\": %s", where, path,
+                   why);
+    free(text);
 }
 
 static void
@@ -497,8 +524,6 @@ jwt_compile(struct conf_ctx *ctx, struct conf_jwt *j, const char *where)
         else
             g->ks.algs |= 1u << alg;
     }
-    if (j->keys != NULL)
-        not_yet(ctx, &j->src, where, "auth.jwt.keys (a JWKS file)");
     if (j->cookie != NULL && j->strip_token)
         conf_error(ctx, &j->src, "%s: auth.jwt: a cookie token cannot be "
                    "stripped in this release; set strip_token = false",
@@ -509,6 +534,8 @@ jwt_compile(struct conf_ctx *ctx, struct conf_jwt *j, const char *where)
         conf_error(ctx, &j->src, "out of memory");
         return;
     }
+    for (size_t i = 0; i < nk; i++)
+        g->ks.k[i].alg = -1;
     if (j->secret_file != NULL &&
         read_secret(ctx, &j->src, where, j->secret_file, &g->ks.k[0]) == 0)
         g->ks.n++;
@@ -516,6 +543,8 @@ jwt_compile(struct conf_ctx *ctx, struct conf_jwt *j, const char *where)
         if (read_pem(ctx, &j->src, where, j->keys_pem[i],
                      &g->ks.k[g->ks.n]) == 0)
             g->ks.n++;
+    if (j->keys != NULL)
+        read_jwks(ctx, &j->src, where, j->keys, &g->ks);
     for (int alg = 0; alg < JWT_NALG; alg++) {
         if (!(g->ks.algs & (1u << alg)))
             continue;
@@ -525,7 +554,7 @@ jwt_compile(struct conf_ctx *ctx, struct conf_jwt *j, const char *where)
         if (!fits)
             conf_error(ctx, &j->src, "%s: auth.jwt: no key for %s (%s)",
                        where, jwt_alg_name(alg),
-                       alg <= JWT_HS512 ? "secret_file" : "keys_pem");
+                       alg <= JWT_HS512 ? "secret_file or keys" : "keys_pem or keys");
     }
     for (size_t i = 0; i < j->nforward_claims; i++)
         if (!plain_token(j->forward_claims[i].value,

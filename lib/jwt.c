@@ -2,7 +2,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <stdlib.h>
+
 #include <openssl/core_names.h>
+#include <openssl/param_build.h>
 #include <openssl/crypto.h>
 #include <openssl/ec.h>
 #include <openssl/hmac.h>
@@ -63,6 +66,8 @@ ec_curve_is(EVP_PKEY *p, const char *group)
 bool
 jwt_key_fits(const struct jwt_key *k, int alg)
 {
+    if (k->alg >= 0 && k->alg != alg)
+        return false;
     switch (alg) {
     case JWT_HS256: case JWT_HS384: case JWT_HS512:
         return k->secret != NULL;
@@ -389,4 +394,175 @@ jwt_check(const json_t *c, const struct jwt_rules *r, int64_t now,
         }
     }
     return JWT_OK;
+}
+
+void
+jwt_key_free(struct jwt_key *k)
+{
+    EVP_PKEY_free(k->pkey);
+    if (k->secret != NULL)
+        OPENSSL_cleanse(k->secret, k->slen);
+    free(k->secret);
+    free(k->kid);
+    memset(k, 0, sizeof(*k));
+}
+
+/* A base64url member of a JWK, decoded into out; its length or -1. */
+static long
+jwk_bytes(const json_t *jwk, const char *name, unsigned char *out, size_t cap)
+{
+    const char *s = json_string_value(json_object_get(jwk, name));
+    return s ? jwt_b64url_decode(s, strlen(s), out, cap) : -1;
+}
+
+static EVP_PKEY *
+jwk_fromdata(const char *type, OSSL_PARAM_BLD *b)
+{
+    OSSL_PARAM *p = OSSL_PARAM_BLD_to_param(b);
+    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, type, NULL);
+    EVP_PKEY *k = NULL;
+
+    if (p == NULL || ctx == NULL || EVP_PKEY_fromdata_init(ctx) != 1 ||
+        EVP_PKEY_fromdata(ctx, &k, EVP_PKEY_PUBLIC_KEY, p) != 1)
+        k = NULL;
+    EVP_PKEY_CTX_free(ctx);
+    OSSL_PARAM_free(p);
+    return k;
+}
+
+static const char *
+jwk_key(const json_t *jwk, struct jwt_key *k)
+{
+    const char *kty = json_string_value(json_object_get(jwk, "kty"));
+    unsigned char a[1024], b[1024];
+    long al, bl;
+
+    if (kty == NULL)
+        return "no kty";
+    if (strcmp(kty, "oct") == 0) {
+        al = jwk_bytes(jwk, "k", a, sizeof(a));
+        if (al < 32)
+            return "an oct key needs k of 32 bytes or more";
+        k->secret = malloc((size_t)al);
+        if (k->secret == NULL)
+            return "out of memory";
+        memcpy(k->secret, a, (size_t)al);
+        k->slen = (size_t)al;
+        OPENSSL_cleanse(a, sizeof(a));
+        return NULL;
+    }
+    if (strcmp(kty, "OKP") == 0) {
+        const char *crv = json_string_value(json_object_get(jwk, "crv"));
+        if (crv == NULL || strcmp(crv, "Ed25519") != 0)
+            return "an OKP key must be Ed25519";
+        al = jwk_bytes(jwk, "x", a, sizeof(a));
+        if (al != 32)
+            return "an Ed25519 key needs x of 32 bytes";
+        k->pkey = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, a, 32);
+        return k->pkey ? NULL : "not a valid Ed25519 key";
+    }
+    OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
+    if (bld == NULL)
+        return "out of memory";
+    const char *err = NULL;
+    if (strcmp(kty, "RSA") == 0) {
+        al = jwk_bytes(jwk, "n", a, sizeof(a));
+        bl = jwk_bytes(jwk, "e", b, sizeof(b));
+        BIGNUM *n = al > 0 ? BN_bin2bn(a, (int)al, NULL) : NULL;
+        BIGNUM *e = bl > 0 ? BN_bin2bn(b, (int)bl, NULL) : NULL;
+        if (n == NULL || e == NULL)
+            err = "an RSA key needs n and e";
+        else if (BN_num_bits(n) < 2048)
+            err = "an RSA key needs 2048 bits or more";
+        else if (OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, n) != 1 ||
+                 OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, e) != 1 ||
+                 (k->pkey = jwk_fromdata("RSA", bld)) == NULL)
+            err = "not a valid RSA key";
+        BN_free(n);
+        BN_free(e);
+    } else if (strcmp(kty, "EC") == 0) {
+        const char *crv = json_string_value(json_object_get(jwk, "crv"));
+        const char *group = NULL;
+        size_t len = 0;
+        if (crv != NULL && strcmp(crv, "P-256") == 0) {
+            group = "prime256v1";
+            len = 32;
+        } else if (crv != NULL && strcmp(crv, "P-384") == 0) {
+            group = "secp384r1";
+            len = 48;
+        }
+        unsigned char pub[1 + 2 * 48];
+        al = jwk_bytes(jwk, "x", a, sizeof(a));
+        bl = jwk_bytes(jwk, "y", b, sizeof(b));
+        if (group == NULL)
+            err = "an EC key must be P-256 or P-384";
+        else if (al != (long)len || bl != (long)len)
+            err = "an EC key needs x and y of its curve's size";
+        else {
+            pub[0] = 4;
+            memcpy(pub + 1, a, len);
+            memcpy(pub + 1 + len, b, len);
+            if (OSSL_PARAM_BLD_push_utf8_string(bld,
+                    OSSL_PKEY_PARAM_GROUP_NAME, group, 0) != 1 ||
+                OSSL_PARAM_BLD_push_octet_string(bld,
+                    OSSL_PKEY_PARAM_PUB_KEY, pub, 1 + 2 * len) != 1 ||
+                (k->pkey = jwk_fromdata("EC", bld)) == NULL)
+                err = "not a valid EC key";
+        }
+    } else {
+        err = "unsupported kty";
+    }
+    OSSL_PARAM_BLD_free(bld);
+    return err;
+}
+
+int
+jwt_jwks_load(const char *text, size_t len, struct jwt_key **keys, size_t *n,
+              char *err, size_t cap)
+{
+    json_error_t je;
+    json_t *doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+    json_t *arr = doc ? json_object_get(doc, "keys") : NULL;
+
+    if (doc == NULL) {
+        snprintf(err, cap, "line %d: %s", je.line, je.text);
+        return -1;
+    }
+    if (!json_is_array(arr) || json_array_size(arr) == 0) {
+        snprintf(err, cap, "no \"keys\" array");
+        json_decref(doc);
+        return -1;
+    }
+    size_t i;
+    json_t *jwk;
+    json_array_foreach(arr, i, jwk) {
+        const char *use = json_string_value(json_object_get(jwk, "use"));
+        if (use != NULL && strcmp(use, "sig") != 0)
+            continue;
+        struct jwt_key k = { NULL, NULL, 0, NULL, -1 };
+        const char *alg = json_string_value(json_object_get(jwk, "alg"));
+        const char *kid = json_string_value(json_object_get(jwk, "kid"));
+        const char *why = NULL;
+        if (!json_is_object(jwk))
+            why = "not an object";
+        else if (alg != NULL && (k.alg = jwt_alg_parse(alg)) < 0)
+            why = "unsupported alg";
+        else
+            why = jwk_key(jwk, &k);
+        if (why == NULL && kid != NULL && (k.kid = strdup(kid)) == NULL)
+            why = "out of memory";
+        struct jwt_key *nk = why ? NULL : realloc(*keys, (*n + 1) * sizeof(**keys));
+        if (why == NULL && nk == NULL)
+            why = "out of memory";
+        if (why != NULL) {
+            snprintf(err, cap, "keys[%zu]: %s", i, why);
+            jwt_key_free(&k);
+            json_decref(doc);
+            return -1;
+        }
+        *keys = nk;
+        (*keys)[(*n)++] = k;
+    }
+    json_decref(doc);
+    return 0;
 }

@@ -24,6 +24,7 @@ struct jwt_key {
     unsigned char *secret;      /* HS*, or NULL */
     size_t slen;
     EVP_PKEY *pkey;             /* RS*, PS*, ES*, EdDSA, or NULL */
+    int alg;                    /* a JWK's own alg, or -1 for any */
 };
 
 struct jwt_keyset {
@@ -62,6 +63,13 @@ struct jwt_rules {
  * why holds the reason, naming the claim, in whybuf. */
 int jwt_check(const json_t *claims, const struct jwt_rules *r, int64_t now,
               char *whybuf, size_t cap);
+
+/* The keys of a JWKS document (RFC 7517: RSA n/e, EC P-256/P-384 x/y,
+ * OKP Ed25519 x, oct k of 32 bytes or more; "use": "enc" keys skipped)
+ * appended to *keys (realloc'd); 0, or -1 with the reason in err. */
+int jwt_jwks_load(const char *text, size_t len, struct jwt_key **keys,
+                  size_t *n, char *err, size_t cap);
+void jwt_key_free(struct jwt_key *k);
 
 /* base64url without padding; the decoded length or -1. */
 long jwt_b64url_decode(const char *s, size_t len, unsigned char *out,

@@ -40,6 +40,22 @@ sh("openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-384 -out $d/ec384
 sh("openssl genpkey -algorithm ED25519 -out $d/ed.key");
 sh("openssl pkey -in $d/$_.key -pubout -out $d/$_.pem") for qw(rsa rsa2 ec256 ec384 ed);
 
+# A JWKS of other keys: RSA (n, e), EC P-384 (x, y), Ed25519 (x), oct (k).
+my $secret2 = 'another-hmac-secret-for-the-jwks-file';
+sub spki_tail { my ($f, $n) = @_; my $der = `openssl pkey -pubin -in $d/$f.pem -outform DER`; substr($der, -$n) }
+my ($mod) = `openssl rsa -pubin -in $d/rsa2.pem -noout -modulus` =~ /Modulus=([0-9A-F]+)/;
+my ($mod1) = `openssl rsa -pubin -in $d/rsa.pem -noout -modulus` =~ /Modulus=([0-9A-F]+)/;
+my $ecpt = spki_tail('ec384', 97);
+$t->write_file('jwks.json', encode_json({ keys => [
+    { kty => 'RSA', use => 'enc', n => 'AA', e => 'AQAB', kid => 'skipped' },
+    { kty => 'RSA', kid => 'r2', alg => 'RS256', n => encode_base64url(pack 'H*', $mod), e => 'AQAB' },
+    { kty => 'RSA', kid => 'r1', alg => 'PS256', n => encode_base64url(pack 'H*', $mod1), e => 'AQAB' },
+    { kty => 'EC', kid => 'e3', crv => 'P-384', x => encode_base64url(substr($ecpt, 1, 48)),
+      y => encode_base64url(substr($ecpt, 49, 48)) },
+    { kty => 'OKP', kid => 'ed', crv => 'Ed25519', x => encode_base64url(spki_tail('ed', 32)) },
+    { kty => 'oct', kid => 'hs', k => encode_base64url($secret2) },
+] }));
+
 sub der2raw {
     my ($der, $n) = @_;
     my $i = 2;
@@ -121,6 +137,8 @@ routes = (
   { name = "jwtrs"; path_prefix = "/jwtrs/"; pool = "p";
     auth = { jwt = { algorithms = [ "RS256" ]; keys_pem = [ "$d/rsa.pem", "$d/rsa2.pem" ];
                      header = "X-Token"; cookie = "tok"; }; }; },
+  { name = "jwks"; path_prefix = "/jwks/"; pool = "p";
+    auth = { jwt = { algorithms = [ "RS256", "PS256", "ES384", "EdDSA", "HS512" ]; keys = "$d/jwks.json"; }; }; },
   { name = "multi"; path_prefix = "/multi/"; pool = "p";
     auth = { api_key = {}; jwt = { algorithms = [ "HS256" ]; secret_file = "$d/secret"; };
              basic = { users = "$d/users"; }; }; },
@@ -264,6 +282,24 @@ is($r->{status}, 200, 'jwt: a token in a cookie');
 $r = Cerb::http_get($P, '/jwtrs/x', 'X-Token' => 'Bearer ' . token({ alg => 'RS256' }, \%good));
 is($r->{status}, 200, 'jwt: Bearer in a named header');
 
+# ---- keys from a JWKS file
+for ([ 'RS256', 'r2', 'rsa2' ], [ 'PS256', 'r1', 'rsa' ], [ 'ES384', 'e3', 'ec384' ], [ 'EdDSA', 'ed', 'ed' ], [ 'HS512', 'hs', $secret2 ]) {
+    my ($alg, $kid, $key) = @$_;
+    is(Cerb::http_get($P, '/jwks/x', bearer(token({ alg => $alg, kid => $kid }, \%good, $key)))->{status}, 200,
+       "jwks: $alg with kid $kid");
+}
+is(Cerb::http_get($P, '/jwks/x', bearer(token({ alg => 'ES384' }, \%good, 'ec384')))->{status}, 200,
+   'jwks: a token without kid takes the key of its kind');
+jwt_refused('/jwks/x', token({ alg => 'RS256', kid => 'r2' }, \%good, 'rsa'), 401, $bad, 'bad signature', 'jwks: another key');
+jwt_refused('/jwks/x', token({ alg => 'HS512', kid => 'hs' }, \%good, $secret), 401, $bad, 'bad signature',
+            'jwks: another secret');
+jwt_refused('/jwks/x', token({ alg => 'PS256', kid => 'r2' }, \%good, 'rsa2'), 401, $bad, 'unknown kid',
+            "jwks: a key's own alg binds it");
+jwt_refused('/jwks/x', token({ alg => 'RS256', kid => 'r1' }, \%good, 'rsa'), 401, $bad, 'unknown kid',
+            "jwks: a key's own alg binds it (2)");
+jwt_refused('/jwks/x', token({ alg => 'RS256', kid => 'skipped' }, \%good, 'rsa2'), 401, $bad, 'unknown kid',
+            'jwks: an enc key is not used');
+
 # ---- api_key, jwt, basic on one route
 $r = Cerb::http_get($P, '/multi/x', bearer(token(\%hs, \%good)));
 is_deeply(seen($r)->{'x-consumer'}, ['user-42'], 'multi: jwt');
@@ -399,16 +435,20 @@ EOF
   . "%%D%%/badusers:5: user name must be 1 to 63 printable ASCII characters with no spaces\n"
   . "%%F%%:7: routes[3]: auth.basic.users \"%%D%%/nousers\" has no users\n"
   . "%%F%%:8: auth.basic.users \"%%D%%/none\": No such file or directory\n"
-  . "%%F%%:9: routes[5]: auth.jwt: no key for RS256 (keys_pem)\n",
+  . "%%F%%:9: routes[5]: auth.jwt: no key for RS256 (keys_pem or keys)\n",
     'auth');
 $t->write_file('short', "too short\n");
+$t->write_file('badjwks.json', '{"keys":[{"kty":"oct","use":"enc","k":"AA"},{"kty":"EC","crv":"P-521","x":"AA","y":"AA"}]}');
+$t->write_file('nokeys.json', '{"keys":[]}');
 check_err($head . <<"EOF",
 routes = (
   { path_prefix = "/a/"; pool = "p"; auth = { jwt = { algorithms = [ "none", "HS257", "HS256" ]; }; }; },
   { path_prefix = "/b/"; pool = "p"; auth = { jwt = { algorithms = [ "ES256" ]; keys_pem = [ "%%DIR%%/rsa.pem" ]; }; }; },
   { path_prefix = "/c/"; pool = "p"; auth = { jwt = { algorithms = [ "HS256" ]; secret_file = "%%DIR%%/short"; }; }; },
   { path_prefix = "/d/"; pool = "p"; auth = { jwt = { algorithms = [ "RS256" ]; keys_pem = [ "%%DIR%%/secret" ]; }; }; },
-  { path_prefix = "/e/"; pool = "p"; auth = { jwt = { algorithms = [ "RS256" ]; keys = "%%DIR%%/jwks.json"; keys_pem = [ "%%DIR%%/rsa.pem" ]; }; }; },
+  { path_prefix = "/e/"; pool = "p"; auth = { jwt = { algorithms = [ "RS256" ]; keys = "%%DIR%%/nojwks.json"; keys_pem = [ "%%DIR%%/rsa.pem" ]; }; }; },
+  { path_prefix = "/g/"; pool = "p"; auth = { jwt = { algorithms = [ "ES256" ]; keys = "%%DIR%%/badjwks.json"; }; }; },
+  { path_prefix = "/h/"; pool = "p"; auth = { jwt = { algorithms = [ "HS256" ]; keys = "%%DIR%%/nokeys.json"; secret_file = "%%DIR%%/secret"; }; }; },
   { path_prefix = "/f/"; pool = "p"; auth = { jwt = { algorithms = [ "RS256" ]; keys_pem = [ "%%DIR%%/rsa.pem" ];
                                                      cookie = "t"; strip_token = true;
                                                      forward_claims = { sub = "X User"; }; }; }; }
@@ -416,15 +456,18 @@ routes = (
 EOF
     "%%F%%:4: routes[0]: auth.jwt.algorithms: \"none\" is never allowed\n"
   . "%%F%%:4: routes[0]: auth.jwt.algorithms: unknown algorithm \"HS257\" (HS256, HS384, HS512, RS256, RS384, RS512, PS256, ES256, ES384, EdDSA)\n"
-  . "%%F%%:4: routes[0]: auth.jwt: no key for HS256 (secret_file)\n"
-  . "%%F%%:5: routes[1]: auth.jwt: no key for ES256 (keys_pem)\n"
+  . "%%F%%:4: routes[0]: auth.jwt: no key for HS256 (secret_file or keys)\n"
+  . "%%F%%:5: routes[1]: auth.jwt: no key for ES256 (keys_pem or keys)\n"
   . "%%F%%:6: routes[2]: auth.jwt.secret_file \"%%D%%/short\": a secret of 32 to 4096 bytes is needed\n"
-  . "%%F%%:6: routes[2]: auth.jwt: no key for HS256 (secret_file)\n"
+  . "%%F%%:6: routes[2]: auth.jwt: no key for HS256 (secret_file or keys)\n"
   . "%%F%%:7: routes[3]: auth.jwt.keys_pem \"%%D%%/secret\": not a PEM public key\n"
-  . "%%F%%:7: routes[3]: auth.jwt: no key for RS256 (keys_pem)\n"
-  . "%%F%%:8: routes[4]: auth.jwt.keys (a JWKS file) is not supported in this release\n"
-  . "%%F%%:9: routes[5]: auth.jwt: a cookie token cannot be stripped in this release; set strip_token = false\n"
-  . "%%F%%:9: routes[5]: auth.jwt.forward_claims: \"X User\" is not a header name\n",
+  . "%%F%%:7: routes[3]: auth.jwt: no key for RS256 (keys_pem or keys)\n"
+  . "%%F%%:8: routes[4]: auth.jwt.keys \"%%D%%/nojwks.json\": No such file or directory\n"
+  . "%%F%%:9: routes[5]: auth.jwt.keys \"%%D%%/badjwks.json\": keys[1]: an EC key must be P-256 or P-384\n"
+  . "%%F%%:9: routes[5]: auth.jwt: no key for ES256 (keys_pem or keys)\n"
+  . "%%F%%:10: routes[6]: auth.jwt.keys \"%%D%%/nokeys.json\": no \"keys\" array\n"
+  . "%%F%%:11: routes[7]: auth.jwt: a cookie token cannot be stripped in this release; set strip_token = false\n"
+  . "%%F%%:11: routes[7]: auth.jwt.forward_claims: \"X User\" is not a header name\n",
     'jwt');
 
 $t->done;

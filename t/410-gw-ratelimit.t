@@ -65,6 +65,10 @@ is($refused->{headers}{'ratelimit-reset'}, 5, 'RateLimit-Reset: the whole burst 
     or diag($refused->{headers}{'ratelimit-reset'});
 like($refused->{body}, qr/^\{"error":"rate limited","policy":"rate_limit"\}/, 'a JSON error body');
 is($r->[0]{headers}{'x-origin'}, 'a', 'those that pass are proxied');
+is_deeply([map { $r->[$_]{headers}{'ratelimit-remaining'} } 0 .. 4], [4, 3, 2, 1, 0],
+          'and carry RateLimit-Remaining counting down')
+    or diag(explain([map { $_->{headers} } @$r[0 .. 4]]));
+is($r->[0]{headers}{'ratelimit-limit'}, 5, '... with RateLimit-Limit');
 
 # ---- recovery after the period ----------------------------------------------
 my $wait = $t0 + 1.2 - time;

@@ -23,8 +23,12 @@ routes = (
              methods = [ "GET", "POST", "DELETE" ]; headers = [ "Authorization", "Content-Type" ];
              expose = [ "X-Total", "X-Page" ]; credentials = true; max_age = "1h"; }; },
   { path_prefix = "/pub/"; pool = "a"; cors = { origins = [ "*" ]; }; },
+  { path_prefix = "/keyed/"; pool = "a"; cors = { origins = [ "https://app.example" ]; };
+    auth = { api_key = { header = "X-Api-Key"; }; };
+    rate_limit = { rate = "1/h"; burst = 0; }; },
   { path_prefix = "/"; pool = "a"; }
 );
+consumers = ( { name = "app"; api_keys = [ "secret-key-1" ]; } );
 EOF2
 ok($t->start, 'cerberus starts with cors');
 my $P = $t->port('web');
@@ -61,6 +65,18 @@ ok(!exists $r->{headers}{'access-control-allow-credentials'}, '  no credentials 
 
 my $after = Cerb::json_body(Cerb::http_get($A, '/_origin/stats')) // {};
 is($after->{requests} - $before->{requests}, 1, 'no preflight reached the origin (only the stats request)');
+
+# A preflight carries no credentials: on a route with auth and a rate
+# limit it is answered without them, and counts against no limit.
+for my $i (1 .. 3) {
+    $r = preflight('/keyed/x', 'https://app.example');
+    is($r->{status}, 204, "preflight $i on a route with auth and a limit: 204 without a key");
+}
+is($r->{headers}{'access-control-allow-origin'}, 'https://app.example', '  with its CORS headers');
+$r = Cerb::http_get($P, '/keyed/x', Origin => 'https://app.example');
+is($r->{status}, 401, 'the actual request without a key: 401');
+$r = Cerb::http_get($P, '/keyed/x', Origin => 'https://app.example', 'X-Api-Key' => 'secret-key-1');
+is($r->{status}, 200, 'with the key: 200 (the preflights used none of its limit)');
 
 $r = Cerb::http_request($P, 'OPTIONS', '/api/x', headers => { Origin => 'https://app.example' });
 is($r->{status}, 200, 'an OPTIONS without Access-Control-Request-Method is proxied');

@@ -39,7 +39,8 @@ struct gw_keep {
     const struct conf_headers *response_headers;
     char origin[256];           /* the request's Origin, when CORS allows it */
     char consumer[64];
-    char ratelimit[160];        /* RateLimit-* header lines of the decision */
+    char ratelimit[80];         /* "limit\nremaining\nreset" of the tightest
+                                 * rate limit, or empty */
 };
 
 struct gw {
@@ -69,6 +70,7 @@ struct gw {
     struct gw_edit up;          /* request headers */
     struct gw_keep keep;
     char reqid[130];            /* the request id, once $request_id asked */
+    int64_t rl_remaining;       /* the tightest rate limit's room left */
 };
 
 /* The effective policies: the route's, else its listener's. */

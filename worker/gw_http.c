@@ -413,6 +413,22 @@ gw_response(const struct gw_keep *k, struct gw_edit *e)
     const struct conf_headers *h = k->response_headers;
     char v[1024];
 
+    if (k->ratelimit[0]) {
+        long long lim = 0, rem = 0;
+        unsigned long long reset = 0;
+        if (sscanf(k->ratelimit, "%lld\n%lld\n%llu", &lim, &rem, &reset) == 3) {
+            static const char *const names[] = {
+                "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"
+            };
+            long long vals[3] = { lim, rem, (long long)reset };
+            for (size_t i = 0; i < 3; i++) {
+                int n = snprintf(v, sizeof(v), "%lld", vals[i]);
+                gw_edit_drop(e, names[i], strlen(names[i]));
+                gw_edit_add(e, names[i], v, (size_t)n);
+            }
+        }
+    }
+
     if (k->cors != NULL) {
         static const char *const own[] = {
             "Access-Control-Allow-Origin", "Access-Control-Allow-Credentials",

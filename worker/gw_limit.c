@@ -79,8 +79,17 @@ one_limit(struct gw *g, const struct conf_rate_limit *rl, uint64_t now)
 
     shm_rl_take(g->w->args->shm, limit_key(g, rl), now,
                 (uint64_t)rl->period_ns, (uint64_t)rl->burst, &o);
-    if (o.allowed)
+    if (o.allowed) {
+        /* the tightest limit's state goes on the proxied response too */
+        if (o.remaining < g->rl_remaining) {
+            g->rl_remaining = o.remaining;
+            snprintf(g->keep.ratelimit, sizeof(g->keep.ratelimit),
+                     "%lld\n%lld\n%llu", (long long)rl->burst + 1,
+                     (long long)(o.remaining > 0 ? o.remaining : 0),
+                     (unsigned long long)secs_up(o.reset_ns));
+        }
         return 0;
+    }
     uint64_t retry = secs_up(o.retry_ns);
     gw_header(g, "Retry-After: %llu",
               (unsigned long long)(retry > 0 ? retry : 1));
@@ -103,6 +112,7 @@ gw_rate_limit(struct gw *g)
         p = &g->l->pol;         /* the route's limits replace the listener's */
     if (p->rate_limit == NULL && p->nrate_limits == 0)
         return 0;
+    g->rl_remaining = INT64_MAX;
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     uint64_t now = (uint64_t)ts.tv_sec * NS + (uint64_t)ts.tv_nsec;

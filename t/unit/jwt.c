@@ -101,7 +101,7 @@ main(void)
     is_int(jwt_alg_parse("RS256"), JWT_RS256, "RS256 parses");
 
     /* RFC 7515 A.1: HS256 */
-    struct jwt_key hk = { 0 };
+    struct jwt_key hk = { NULL, NULL, 0, NULL, -1 };
     hk.secret = b64(A1_KEY, &hk.slen);
     struct jwt_keyset ks = { &hk, 1, 1u << JWT_HS256 };
     is_int(verify(&ks, A1_HEAD "." PAYLOAD "." A1_SIG, &why), JWT_OK,
@@ -122,7 +122,7 @@ main(void)
     is_str(why, "malformed token", "  as malformed");
 
     /* RFC 7515 A.3: ES256 */
-    struct jwt_key ek = { 0 };
+    struct jwt_key ek = { NULL, NULL, 0, NULL, -1 };
     ek.pkey = ec_key();
     ek.kid = "ec";              /* as a keys_pem file's name gives it */
     ok(ek.pkey != NULL, "the A.3 key loads");
@@ -146,7 +146,7 @@ main(void)
      * good, the claims are not) */
     size_t xl;
     unsigned char *x = b64(ED_X, &xl);
-    struct jwt_key dk = { 0 };
+    struct jwt_key dk = { NULL, NULL, 0, NULL, -1 };
     dk.pkey = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, x, xl);
     free(x);
     struct jwt_keyset ds = { &dk, 1, 1u << JWT_EDDSA };
@@ -156,6 +156,37 @@ main(void)
     edbad[strlen(edbad) - 3] = 'A';
     is_int(verify(&ds, edbad, &why), JWT_BAD, "A.4 changed fails");
     is_str(why, "bad signature", "  as a bad signature");
+
+    /* the A.3 key and the A.1 secret as a JWKS (RFC 7517) */
+    const char *jwks = "{\"keys\":[{\"kty\":\"EC\",\"crv\":\"P-256\","
+        "\"x\":\"" A3_X "\",\"y\":\"" A3_Y "\",\"use\":\"sig\"},"
+        "{\"kty\":\"oct\",\"k\":\"" A1_KEY "\",\"alg\":\"HS256\"},"
+        "{\"kty\":\"RSA\",\"use\":\"enc\"}]}";
+    struct jwt_keyset js = { NULL, 0, 1u << JWT_ES256 | 1u << JWT_HS256 |
+                                      1u << JWT_HS384 };
+    char err[160];
+    is_int(jwt_jwks_load(jwks, strlen(jwks), &js.k, &js.n, err, sizeof(err)),
+           0, "a JWKS loads");
+    is_int((int)js.n, 2, "  two keys, the enc key skipped");
+    is_int(verify(&js, A3_HEAD "." PAYLOAD "." A3_SIG, &why), JWT_OK,
+           "  A.3 verifies with its JWK");
+    is_int(verify(&js, A1_HEAD "." PAYLOAD "." A1_SIG, &why), JWT_OK,
+           "  A.1 with its oct JWK");
+    ok(!jwt_key_fits(&js.k[1], JWT_HS384), "  a JWK's alg binds it");
+    for (size_t i = 0; i < js.n; i++)
+        jwt_key_free(&js.k[i]);
+    free(js.k);
+    js.k = NULL;
+    js.n = 0;
+    const char *bad1 = "{\"keys\":[{\"kty\":\"RSA\",\"n\":\"AQAB\",\"e\":\"AQAB\"}]}";
+    is_int(jwt_jwks_load(bad1, strlen(bad1), &js.k, &js.n, err, sizeof(err)),
+           -1, "a small RSA JWK is refused");
+    is_str(err, "keys[0]: an RSA key needs 2048 bits or more", "  why");
+    is_int(jwt_jwks_load("{\"keys\":3}", 10, &js.k, &js.n, err, sizeof(err)),
+           -1, "no keys array is refused");
+    is_int(jwt_jwks_load("{", 1, &js.k, &js.n, err, sizeof(err)), -1,
+           "bad JSON is refused");
+    free(js.k);
 
     /* claims */
     char w[160];
