@@ -21,7 +21,7 @@ FUZZ_OPTS ?= -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
 
 SAN = -fsanitize=address,undefined -fno-sanitize-recover=undefined \
       -fno-omit-frame-pointer
-PKGS = openssl libpcre2-8 libconfig zlib
+PKGS = openssl libpcre2-8 libconfig zlib jansson
 CPPFLAGS_F = -std=c11 -D_GNU_SOURCE -I. -Ilib -I$(BUILD) \
              $(shell pkg-config --cflags $(PKGS))
 CFLAGS_F = -g -O1 -Wall -Wextra -Wno-unused-parameter
