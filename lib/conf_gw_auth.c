@@ -26,8 +26,18 @@ static const struct conf_key consumer_keys[] = {
       NULL, CF_NONEMPTY, 0, 0, NULL, NULL },
     { NULL, 0, 0, 0, NULL, 0, 0, 0, NULL, NULL }
 };
+/* Files named in the config are relative to its directory. */
+static void
+consumer_paths(struct conf_ctx *ctx, void *obj, const char *path)
+{
+    struct conf_consumer *c = obj;
+
+    (void)path;
+    conf_path_resolve(ctx, &c->api_keys_file);
+}
+
 const struct conf_section gw_consumer_section = {
-    "consumer", sizeof(struct conf_consumer), consumer_keys, NULL
+    "consumer", sizeof(struct conf_consumer), consumer_keys, consumer_paths
 };
 
 static const struct conf_key api_key_keys[] = {
@@ -75,8 +85,20 @@ static const struct conf_key jwt_keys[] = {
       NULL, NULL },
     { NULL, 0, 0, 0, NULL, 0, 0, 0, NULL, NULL }
 };
+static void
+jwt_paths(struct conf_ctx *ctx, void *obj, const char *path)
+{
+    struct conf_jwt *j = obj;
+
+    (void)path;
+    conf_path_resolve(ctx, &j->keys);
+    conf_path_resolve(ctx, &j->secret_file);
+    for (size_t i = 0; i < j->nkeys_pem; i++)
+        conf_path_resolve(ctx, &j->keys_pem[i]);
+}
+
 static const struct conf_section jwt_section = {
-    "jwt", sizeof(struct conf_jwt), jwt_keys, NULL
+    "jwt", sizeof(struct conf_jwt), jwt_keys, jwt_paths
 };
 
 static const struct conf_key basic_keys[] = {
@@ -86,8 +108,15 @@ static const struct conf_key basic_keys[] = {
       CF_NONEMPTY, 0, 0, NULL, NULL },
     { NULL, 0, 0, 0, NULL, 0, 0, 0, NULL, NULL }
 };
+static void
+basic_paths(struct conf_ctx *ctx, void *obj, const char *path)
+{
+    (void)path;
+    conf_path_resolve(ctx, &((struct conf_basic *)obj)->users);
+}
+
 static const struct conf_section basic_section = {
-    "basic", sizeof(struct conf_basic), basic_keys, NULL
+    "basic", sizeof(struct conf_basic), basic_keys, basic_paths
 };
 
 static const struct conf_key auth_keys[] = {

@@ -778,6 +778,12 @@ policies_set(const struct conf_policies *p)
            p->query;
 }
 
+void
+conf_path_resolve(struct conf_ctx *ctx, char **p)
+{
+    resolve_path(ctx, p);
+}
+
 static void
 root_check(struct conf_ctx *ctx, void *obj, const char *path)
 {
