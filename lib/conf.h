@@ -32,6 +32,9 @@ const struct conf_section *conf_root_section(void);
 void conf_error(struct conf_ctx *ctx, const struct conf_src *src,
                 const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 struct arena *conf_ctx_arena(struct conf_ctx *ctx);
+/* A feature not in this release: refused rather than silently ignored. */
+void conf_unsupported(struct conf_ctx *ctx, const struct conf_src *src,
+                      const char *where, const char *what);
 /* A relative path becomes relative to the config file's directory. */
 void conf_path_resolve(struct conf_ctx *ctx, char **p);
 struct conf *conf_ctx_conf(struct conf_ctx *ctx);

@@ -90,14 +90,6 @@ const struct conf_section gw_cors_section = {
     "cors", sizeof(struct conf_cors), cors_keys, NULL
 };
 
-/* Not in this release yet: refused rather than silently ignored. */
-static void
-not_yet(struct conf_ctx *ctx, const struct conf_src *src, const char *where,
-        const char *what)
-{
-    conf_error(ctx, src, "%s: %s is not supported in this release", where,
-               what);
-}
 
 /* allow/deny: each list compiled into a struct cidr_acl; "all" stands for
  * both 0.0.0.0/0 and ::/0. */
@@ -229,7 +221,7 @@ check_headers(struct conf_ctx *ctx, const struct conf_headers *h,
         check_name(ctx, &h->src, where, key, h->rename[i].value, request);
     }
     if (!request && h->nrename > 0)
-        not_yet(ctx, &h->src, where, "response_headers.rename");
+        conf_unsupported(ctx, &h->src, where, "response_headers.rename");
 }
 
 static void

@@ -40,14 +40,6 @@ const struct conf_section gw_quota_section = {
     "quota", sizeof(struct conf_quota), quota_keys, NULL
 };
 
-/* Not in this release yet: refused rather than silently ignored. */
-static void
-not_yet(struct conf_ctx *ctx, const struct conf_src *src, const char *where,
-        const char *what)
-{
-    conf_error(ctx, src, "%s: %s is not supported in this release", where,
-               what);
-}
 
 /* FNV-1a, for the limits' ids. */
 static uint32_t
@@ -190,7 +182,7 @@ gw_conf_limit(struct conf_ctx *ctx, struct conf *c)
             conf_error(ctx, src, "%s: rate_limit applies to HTTP listeners "
                        "only", where);
         if (p->quota != NULL)
-            not_yet(ctx, src, where, "quota");
+            conf_unsupported(ctx, src, where, "quota");
     }
     check_names(ctx, c);
 }

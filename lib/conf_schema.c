@@ -779,6 +779,14 @@ policies_set(const struct conf_policies *p)
 }
 
 void
+conf_unsupported(struct conf_ctx *ctx, const struct conf_src *src,
+                 const char *where, const char *what)
+{
+    conf_error(ctx, src, "%s: %s is not supported in this release", where,
+               what);
+}
+
+void
 conf_path_resolve(struct conf_ctx *ctx, char **p)
 {
     resolve_path(ctx, p);

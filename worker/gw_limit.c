@@ -4,6 +4,7 @@
 #include <time.h>
 
 #include "addr.h"
+#include "balance.h"
 #include "gateway.h"
 #include "gcra.h"
 #include "http.h"
@@ -57,13 +58,8 @@ limit_key(struct gw *g, const struct conf_rate_limit *rl)
     }
     h = mix(h, &kind, 1);
     h = mix(h, v, vl);
-    /* FNV's low bits are weak for a modulo: finish with splitmix64's. */
-    h ^= h >> 30;
-    h *= 0xbf58476d1ce4e5b9ULL;
-    h ^= h >> 27;
-    h *= 0x94d049bb133111ebULL;
-    h ^= h >> 31;
-    return h;
+    /* FNV's low bits are weak for a modulo: finish with a mixer. */
+    return bal_mix(h);
 }
 
 static uint64_t
