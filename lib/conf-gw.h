@@ -154,6 +154,18 @@ extern const struct conf_section gw_rewrite_section;
 extern const struct conf_section gw_query_section;
 extern const struct conf_section gw_cors_section;
 
+/* Every place policies are set: the listeners, then the routes.  For
+ * i < gw_conf_nplaces(c), the policies of place i, its line, and its
+ * name for messages ("listeners[2]", "routes[0]") in where. */
+struct gw_place {
+    struct conf_policies *pol;
+    const struct conf_src *src;
+    const struct conf_listener *listener;   /* NULL for a route */
+    char where[32];
+};
+size_t gw_conf_nplaces(const struct conf *c);
+void gw_conf_place(struct conf *c, size_t i, struct gw_place *out);
+
 /* Once the whole file is read: each part checks and compiles its values
  * (reporting with conf_error). */
 void gw_conf_auth(struct conf_ctx *ctx, struct conf *c);

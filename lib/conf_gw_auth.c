@@ -630,14 +630,10 @@ gw_conf_auth(struct conf_ctx *ctx, struct conf *c)
 {
     if (c->nconsumers > 0)
         consumers_compile(ctx, c);
-    for (size_t i = 0; i < c->nlisteners + c->nroutes; i++) {
-        bool l = i < c->nlisteners;
-        const struct conf_policies *p = l ? &c->listeners[i].pol
-                                          : &c->routes[i - c->nlisteners].pol;
-        char where[64];
-        snprintf(where, sizeof(where), "%s[%zu]", l ? "listeners" : "routes",
-                 l ? i : i - c->nlisteners);
-        if (p->auth != NULL)
-            auth_compile(ctx, c, p->auth, where);
+    for (size_t i = 0; i < gw_conf_nplaces(c); i++) {
+        struct gw_place pl;
+        gw_conf_place(c, i, &pl);
+        if (pl.pol->auth != NULL)
+            auth_compile(ctx, c, pl.pol->auth, pl.where);
     }
 }

@@ -356,15 +356,12 @@ check_cors(struct conf_ctx *ctx, const struct conf_cors *cors,
 void
 gw_conf_http(struct conf_ctx *ctx, struct conf *c)
 {
-    for (size_t i = 0; i < c->nlisteners + c->nroutes; i++) {
-        bool l = i < c->nlisteners;
-        struct conf_policies *p = l ? &c->listeners[i].pol
-                                    : &c->routes[i - c->nlisteners].pol;
-        const struct conf_src *src = l ? &c->listeners[i].src
-                                       : &c->routes[i - c->nlisteners].src;
-        char where[64];
-        snprintf(where, sizeof(where), "%s[%zu]", l ? "listeners" : "routes",
-                 l ? i : i - c->nlisteners);
+    for (size_t i = 0; i < gw_conf_nplaces(c); i++) {
+        struct gw_place pl;
+        gw_conf_place(c, i, &pl);
+        struct conf_policies *p = pl.pol;
+        const struct conf_src *src = pl.src;
+        const char *where = pl.where;
         if (p->nallow > 0 || p->ndeny > 0) {
             struct cidr_acl *acl = arena_calloc(conf_ctx_arena(ctx), 1,
                                                 sizeof(*acl));

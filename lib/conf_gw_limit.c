@@ -143,10 +143,10 @@ check_names(struct conf_ctx *ctx, struct conf *c)
     const struct conf_rate_limit *all[512];
     size_t n = 0;
 
-    for (size_t i = 0; i < c->nlisteners + c->nroutes; i++) {
-        bool l = i < c->nlisteners;
-        const struct conf_policies *p = l ? &c->listeners[i].pol
-                                          : &c->routes[i - c->nlisteners].pol;
+    for (size_t i = 0; i < gw_conf_nplaces(c); i++) {
+        struct gw_place pl;
+        gw_conf_place(c, i, &pl);
+        const struct conf_policies *p = pl.pol;
         if (p->rate_limit != NULL && n < 512)
             all[n++] = p->rate_limit;
         for (size_t j = 0; j < p->nrate_limits && n < 512; j++)
@@ -167,17 +167,14 @@ check_names(struct conf_ctx *ctx, struct conf *c)
 void
 gw_conf_limit(struct conf_ctx *ctx, struct conf *c)
 {
-    for (size_t i = 0; i < c->nlisteners + c->nroutes; i++) {
-        bool l = i < c->nlisteners;
-        struct conf_policies *p = l ? &c->listeners[i].pol
-                                    : &c->routes[i - c->nlisteners].pol;
-        const struct conf_src *src = l ? &c->listeners[i].src
-                                       : &c->routes[i - c->nlisteners].src;
-        char where[64];
-        snprintf(where, sizeof(where), "%s[%zu]", l ? "listeners" : "routes",
-                 l ? i : i - c->nlisteners);
+    for (size_t i = 0; i < gw_conf_nplaces(c); i++) {
+        struct gw_place pl;
+        gw_conf_place(c, i, &pl);
+        struct conf_policies *p = pl.pol;
+        const struct conf_src *src = pl.src;
+        const char *where = pl.where;
         compile_all(ctx, p, where);
-        if (l && c->listeners[i].protocol == PROTO_TCP &&
+        if (pl.listener != NULL && pl.listener->protocol == PROTO_TCP &&
             (p->rate_limit != NULL || p->nrate_limits > 0))
             conf_error(ctx, src, "%s: rate_limit applies to HTTP listeners "
                        "only", where);

@@ -769,6 +769,25 @@ resolve_path(struct conf_ctx *ctx, char **p)
     *p = full;
 }
 
+size_t
+gw_conf_nplaces(const struct conf *c)
+{
+    return c->nlisteners + c->nroutes;
+}
+
+void
+gw_conf_place(struct conf *c, size_t i, struct gw_place *out)
+{
+    bool l = i < c->nlisteners;
+    size_t k = l ? i : i - c->nlisteners;
+
+    out->pol = l ? &c->listeners[k].pol : &c->routes[k].pol;
+    out->src = l ? &c->listeners[k].src : &c->routes[k].src;
+    out->listener = l ? &c->listeners[k] : NULL;
+    snprintf(out->where, sizeof(out->where), "%s[%zu]",
+             l ? "listeners" : "routes", k);
+}
+
 static bool
 policies_set(const struct conf_policies *p)
 {

@@ -512,6 +512,17 @@ redirect_https(struct conn *c, const struct http_request *req)
     respond(c, req, 301, NULL, "301 Moved Permanently\n", loc, NULL, NULL);
 }
 
+/* A request answered here: its body is skipped, or if chunked or large,
+ * the connection closes after the answer. */
+static void
+skip_body(struct conn *c, const struct http_request *req)
+{
+    if (req->chunked || req->content_length > DISCARD_MAX)
+        c->close_after = c->unread = true;  /* the body is not read */
+    else if (req->content_length > 0)
+        c->discard = req->content_length;
+}
+
 /* The gateway refused the request (or answered it itself, as a CORS
  * preflight): its status, headers and JSON body; the policy and reason
  * go to the logs. */
@@ -527,10 +538,7 @@ gateway_answer(struct conn *c, const struct http_request *req, int status,
         if (c->rl != NULL)
             c->rl->policy = g->policy;
     }
-    if (req->chunked || req->content_length > DISCARD_MAX)
-        c->close_after = c->unread = true;  /* the body is not read */
-    else if (req->content_length > 0)
-        c->discard = req->content_length;
+    skip_body(c, req);
     respond(c, req, status, NULL, g->blen ? g->body : "", NULL,
             g->headers, "application/json");
 }
@@ -557,10 +565,7 @@ handle_request(struct conn *c, struct http_request *req)
         return;
     }
     if (c->l->redirect_https) {
-        if (req->chunked || req->content_length > DISCARD_MAX)
-            c->close_after = c->unread = true;
-        else if (req->content_length > 0)
-            c->discard = req->content_length;
+        skip_body(c, req);
         redirect_https(c, req);
         return;
     }
@@ -578,12 +583,7 @@ handle_request(struct conn *c, struct http_request *req)
         proxy_start(c, req, r);     /* it reads the body itself */
         return;
     }
-    /* Answered here: a body is skipped, or if chunked or large, the
-     * connection closes after the answer. */
-    if (req->chunked || req->content_length > DISCARD_MAX)
-        c->close_after = c->unread = true;  /* the body is not read */
-    else if (req->content_length > 0)
-        c->discard = req->content_length;
+    skip_body(c, req);
     if (r == NULL) {
         respond(c, req, 404, NULL, "404 Not Found\n", NULL, NULL, NULL);
         return;

@@ -378,6 +378,18 @@ pick_server(struct worker *w, const struct conf_pool *pool,
 }
 
 void
+pick_failed(struct worker *w, const struct conf_pool *pool,
+            const struct conf_server *s, struct pick_req *rq, const char *why)
+{
+    size_t i = (size_t)(s - pool->servers);
+
+    srv_failure(shm_server(w->args->shm, s->slot), pool, s, ev_now(w->loop),
+                why);
+    if (i < 64)
+        rq->tried |= (uint64_t)1 << i;
+}
+
+void
 pick_put(struct worker *w, const struct conf_server *s)
 {
     srv_release(shm_server(w->args->shm, s->slot));

@@ -56,6 +56,12 @@ void pick_prepare(struct worker *w, const struct conf_pool *pool,
 const struct conf_server *pick_server(struct worker *w,
                                       const struct conf_pool *pool,
                                       struct pick_req *rq, bool *full);
+/* s failed the request: it counts against the server (passive health,
+ * breaker) and s is left out of the request's next picks while another
+ * server can take it. */
+void pick_failed(struct worker *w, const struct conf_pool *pool,
+                 const struct conf_server *s, struct pick_req *rq,
+                 const char *why);
 /* The request on s is over: its place is given back. */
 void pick_put(struct worker *w, const struct conf_server *s);
 

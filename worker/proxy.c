@@ -303,13 +303,9 @@ static void
 server_failed(struct conn *c, const struct conf_server *s, const char *why)
 {
     struct proxy *p = c->px;
-    size_t i = (size_t)(s - p->pool->servers);
 
-    srv_failure(shm_server(c->w->args->shm, s->slot), p->pool, s,
-                ev_now(c->w->loop), why);
+    pick_failed(c->w, p->pool, s, &p->pick, why);
     p->failed = s;
-    if (i < 64)
-        p->pick.tried |= (uint64_t)1 << i;
     if (p->srv == s)
         unpick(c);
 }

@@ -68,13 +68,9 @@ static void
 tcp_failed(struct tcp_conn *t, const char *why)
 {
     const struct conf_pool *p = t->l->pool;
-    size_t i = (size_t)(t->srv - p->servers);
 
     log_warn("pool \"%s\": connect to %s: %s", p->name, t->srv->address, why);
-    srv_failure(shm_server(t->w->args->shm, t->srv->slot), p, t->srv,
-                ev_now(t->w->loop), why);
-    if (i < 64)
-        t->pick.tried |= (uint64_t)1 << i;
+    pick_failed(t->w, p, t->srv, &t->pick, why);
     tcp_connect_next(t);
 }
 
