@@ -254,6 +254,45 @@ test_errors(void)
              "pools = ( { name = \"app\"; servers = ( { address = \"127.0.0.1:1\"; } );\n"
              "  sticky = { cookie = \"s\"; source = \"ip\"; }; } );\n",
              "%s:3: pools[0].sticky: set exactly one of cookie or source\n");
+    error_is("sticky path with a semicolon", LISTENER
+             "pools = ( { name = \"app\"; servers = ( { address = \"127.0.0.1:1\"; } );\n"
+             "  sticky = { cookie = \"s\"; path = \"/a;b\"; }; } );\n",
+             "%s:3: pools[0].sticky.path: invalid cookie path \"/a;b\" (it "
+             "starts with \"/\" and has no ';', ',', quote or space)\n");
+    error_is("sticky secret too short", LISTENER
+             "pools = ( { name = \"app\"; servers = ( { address = \"127.0.0.1:1\"; } );\n"
+             "  sticky = { cookie = \"s\"; secret = \"short\"; }; } );\n",
+             "%s:3: pools[0].sticky.secret: too short (at least 16 "
+             "characters)\n");
+    error_is("sticky secret with source", LISTENER
+             "pools = ( { name = \"app\"; servers = ( { address = \"127.0.0.1:1\"; } );\n"
+             "  sticky = { source = \"ip\"; secret = \"0123456789abcdef\"; }; } );\n",
+             "%s:3: pools[0].sticky.secret: only used with cookie\n");
+    error_is("fail_status outside 500-599", LISTENER
+             "pools = ( { name = \"app\"; fail_status = [ 404 ];\n"
+             "  servers = ( { address = \"127.0.0.1:1\"; } ); } );\n",
+             "%s:2: pools[0].fail_status: 404 is out of range (500 to 599)\n");
+    error_is("admin off loopback without a token", LISTENER
+             "admin = { address = \"0.0.0.0:9901\"; };\n",
+             "%s:2: admin.address: 0.0.0.0:9901 is not a loopback address; "
+             "set a token to serve the admin API there\n");
+    error_is("redirect_https without a TLS listener",
+             "listeners = ( { name = \"web\"; address = \"127.0.0.1:8080\";"
+             " redirect_https = true; } );\n",
+             "%s:1: listeners[0]: redirect_https needs a listener with tls to "
+             "redirect to\n");
+    error_is("tls on a tcp listener",
+             "listeners = ( { name = \"db\"; address = \"127.0.0.1:5433\";"
+             " protocol = \"tcp\"; pool = \"p\";\n"
+             "  tls = { certificates = ( { cert = \"/nonexistent.pem\";"
+             " key = \"/nonexistent.key\"; } ); }; } );\n"
+             "pools = ( { name = \"p\"; servers = ( { address = \"127.0.0.1:1\"; } ); } );\n",
+             "%s:1: listeners[0]: tls is for http listeners (a tcp listener "
+             "relays bytes as they are)\n"
+             "%s:2: listeners[0].tls.certificates[0].cert: cannot open "
+             "/nonexistent.pem: No such file or directory\n"
+             "%s:2: listeners[0].tls.certificates[0].key: cannot open "
+             "/nonexistent.key: No such file or directory\n");
     error_is("health timeout over interval", LISTENER
              "pools = ( { name = \"app\"; servers = ( { address = \"127.0.0.1:1\"; } );\n"
              "  health = { interval = \"1s\"; timeout = \"1500ms\"; }; } );\n",
