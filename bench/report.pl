@@ -47,6 +47,8 @@ for my $x (rows("$T/raw.tsv")) {
     push @{ $r{$s}{$n}{err} }, $err if $err ne '-';
 }
 $cmd{$_->[0]}{$_->[1]} = $_->[2] for rows("$T/commands");
+# the bench token is long and says nothing: name it
+for my $c (values %cmd) { s/Bearer [A-Za-z0-9_.-]+/Bearer \$TOKEN/ for values %$c }
 my @events = rows("$T/events");
 
 my $C = $ENV{CONNS};
@@ -62,13 +64,19 @@ my @scen = (
     ['tls-hs-rsa' => "4b. HTTPS, full handshake per request (Connection: close), RSA-2048, $C connections", 'tls', undef, '4b. HTTPS handshake per request, RSA'],
     ['64k' => "5a. 64 KiB responses, $B connections", undef, 65536, '5a. 64 KiB responses'],
     ['1m' => "5b. 1 MiB responses, $B connections", undef, 1048576, '5b. 1 MiB responses'],
+    # scenario 7: in the summary only, its own section below
+    ['gw-plain' => undef, undef, undef, '7. gateway listener, plain route', 'own'],
+    ['gw-jwt' => undef, undef, undef, '7. gateway route, JWT RS256 + rate limit', 'own'],
 );
 my %ran = map { $_ => 1 } split ' ', $ENV{SCENARIOS};
 my %scen_key = (ka => 'ka', lc => 'lc', close => 'close', 'tls-ka-ecdsa' => 'tls-ka',
                 'tls-ka-rsa' => 'tls-ka', 'tls-hs-ecdsa' => 'tls-hs',
-                'tls-hs-rsa' => 'tls-hs', '64k' => 'big', '1m' => 'big');
+                'tls-hs-rsa' => 'tls-hs', '64k' => 'big', '1m' => 'big',
+                'gw-plain' => 'gateway', 'gw-jwt' => 'gateway');
+my $GW_TARGET = 1.15;   # the gateway's CPU/request at most 15 % over plain proxying
 
-my $cpu = sub { my ($s, $n) = @_; my $v = $r{$s}{$n}{cpu}; $v && @$v ? median(@$v) : undef };
+# (no autovivification: an entry of %r means a measured run)
+my $cpu = sub { my ($s, $n) = @_; my $v = $r{$s} && $r{$s}{$n} ? $r{$s}{$n}{cpu} : undef; $v && @$v ? median(@$v) : undef };
 sub ratio { my ($a, $b) = @_; defined $a && defined $b && $b > 0 ? sprintf("%.2f", $a / $b) : 'n/a' }
 
 # ------------------------------------------------------------ header
@@ -141,13 +149,18 @@ if ($ran{ka} && $ran{lc} && defined $cpu->('lc', 'cerberus')) {
     print "cerberus least_conn ÷ round_robin (CPU per request, scenario 1b ÷ 1): ",
         ratio($cpu->('lc', 'cerberus'), $cpu->('ka', 'cerberus')), "\n\n";
 }
+if ($ran{gateway} && $has_c) {
+    my $g = ratio($cpu->('gw-jwt', 'cerberus'), $cpu->('gw-plain', 'cerberus'));
+    print "cerberus gateway ÷ plain proxying (CPU per request, scenario 7): $g (target ≤ $GW_TARGET: ",
+        ($g eq 'n/a' ? 'not measured' : $g <= $GW_TARGET ? 'met' : '**not met**'), ")\n\n";
+}
 print "Idle connections (KiB of RSS each) and syscalls per request: sections 6 and\n"
     . "\"System calls per request\" below; problems (crashes) at the end.\n\n";
 
 # ------------------------------------------------------------ per scenario
 for my $sc (@scen) {
-    my ($s, $title, $tls, $size) = @$sc;
-    next unless $ran{ $scen_key{$s} };
+    my ($s, $title, $tls, $size, $short, $own) = @$sc;
+    next if $own || !$ran{ $scen_key{$s} };
     print "## $title\n\n";
     for my $n (@proxies) {
         next unless $cmd{$s}{$n};
@@ -212,10 +225,61 @@ if ($ran{idle}) {
 
 # ------------------------------------------------------------ gateway
 if ($ran{gateway}) {
-    print "## 7. Gateway route (JWT validation + rate limit)\n\n";
-    print "| proxy | result |\n|---|---|\n";
-    print "| $label{$_} | n/a (gateway not in cerberus yet) |\n" for @proxies;
-    print "\nNot measured for any proxy until cerberus has a gateway route to compare.\n\n";
+    print "## 7. Gateway route (JWT RS256 + rate limit) against plain proxying, $C connections\n\n";
+    print "cerberus's listener `gw` has two routes on the same pool: `/plain/` (plain\n"
+        . "proxying) and `/gw/` with `auth.jwt` (RS256, a 2048-bit key made at bench time,\n"
+        . "`issuer` and `audience` checked) and a `rate_limit` keyed on `jwt:sub` of\n"
+        . "1,000,000/s with a burst of 1,000,000 (evaluated on every request, never\n"
+        . "refusing).  wrk sends one token minted with openssl (sub, iss, aud, iat,\n"
+        . "exp = now + 1 h) on every request, as clients repeat their tokens; keep-alive,\n"
+        . "`GET ...?size=100`, as scenario 1, the two routes in turns within each run.\n"
+        . "Before the runs the gateway route must answer 200 with the token and 401\n"
+        . "without it and with a forged one, and 200 again after them.  Target: the\n"
+        . "gateway's CPU per request at most $GW_TARGET × plain proxying's.\n\n";
+    for my $s (qw(gw-plain gw-jwt)) {
+        print "- cerberus, ", ($s eq 'gw-plain' ? 'plain' : 'gateway'), ": `$cmd{$s}{cerberus}`\n"
+            if $cmd{$s}{cerberus};
+    }
+    my $checks = slurp("$T/gateway-checks.txt");
+    $checks =~ s/^check: /- /mg;
+    print "\nChecks:\n\n$checks" if $checks =~ /\S/;
+    my $fail = slurp("$T/gateway.txt");
+    if ($fail =~ /\S/) {
+        $fail =~ s/\s+$//;
+        $fail =~ s/^/- **FAILED**: /mg;
+        print "\n$fail\n";
+    }
+    print "\n| proxy | route | req/s | p50 ms | p99 ms | CPU µs/request | errors |\n";
+    print "|---|---|---:|---:|---:|---:|---|\n";
+    for my $n (@proxies) {
+        if ($n ne 'cerberus') {
+            my $why = $n eq 'nginx' ? 'n/a (no JWT in nginx open source)'
+                                    : 'n/a (not measured: HAProxy 2.6 has jwt_verify, not set up in this bench)';
+            print "| $label{$n} | $why | | | | | |\n";
+            next;
+        }
+        for my $s (qw(gw-plain gw-jwt)) {
+            my $route = $s eq 'gw-plain' ? '`/plain/`, plain' : '`/gw/`, JWT + rate limit';
+            my $x = $r{$s}{$n};
+            if (!$x) { print "| $label{$n} | $route | no result | | | | |\n"; next }
+            my $err = @{ $x->{err} || [] } ? join(' / ', map { "run: $_" } @{ $x->{err} }) : 'none';
+            $err =~ s/;\s*$//;
+            print "| $label{$n} | $route | ", spread(0, @{ $x->{rps} }), " | ",
+                spread(3, @{ $x->{p50} }), " | ", spread(3, @{ $x->{p99} }), " | ",
+                spread(2, @{ $x->{cpu} }), " | $err |\n";
+        }
+    }
+    print "\n";
+    if (grep { $_ eq 'cerberus' } @proxies) {
+        my ($p, $g) = map { $r{$_} ? $r{$_}{cerberus} : undef } qw(gw-plain gw-jwt);
+        my $m = ratio($cpu->('gw-jwt', 'cerberus'), $cpu->('gw-plain', 'cerberus'));
+        print "cerberus CPU per request, gateway ÷ plain (medians): **$m** (target ≤ $GW_TARGET: ",
+            ($m eq 'n/a' ? 'not measured' : $m <= $GW_TARGET ? 'met' : '**not met**'), ")";
+        if ($p && $g && @{ $p->{cpu} } == @{ $g->{cpu} } && @{ $p->{cpu} } > 1) {
+            print "; run by run: ", join(', ', map { ratio($g->{cpu}[$_], $p->{cpu}[$_]) } 0 .. $#{ $p->{cpu} });
+        }
+        print ".\n\n";
+    }
 }
 
 # ------------------------------------------------------------ syscalls
@@ -275,6 +339,13 @@ for my $s (sort keys %r) {
     for my $n (@proxies) {
         next unless $r{$s}{$n} && @{ $r{$s}{$n}{err} || [] };
         print "- $label{$n}, $s: wrk reported " . join(' / ', @{ $r{$s}{$n}{err} }) . "\n";
+        $any = 1;
+    }
+}
+if ($ran{gateway}) {
+    for my $l (split /\n/, slurp("$T/gateway.txt")) {
+        next unless $l =~ /\S/;
+        print "- scenario 7 (gateway) FAILED: $l\n";
         $any = 1;
     }
 }

@@ -190,12 +190,18 @@ for kind in ecdsa rsa; do
         -keyout "$TMP/$kind.key" -out "$TMP/$kind.crt" >/dev/null 2>&1 \
         || { say "openssl cannot make the $kind certificate"; exit 1; }
 done
+# scenario 7: the RSA-2048 key that signs the bench JWT; cerberus gets the
+# public half as bench.pem (kid "bench": the file name less .pem)
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$TMP/jwt.key" >/dev/null 2>&1 \
+    && openssl pkey -in "$TMP/jwt.key" -pubout -out "$TMP/bench.pem" >/dev/null 2>&1 \
+    || { say "openssl cannot make the JWT key"; exit 1; }
 
 # ---------------------------------------------------------------- proxies
 # Each proxy: its own dir with its config, error log and pid file.
-fill() {    # fill TEMPLATE OUT DIR PORT PORT_ECDSA PORT_RSA
+fill() {    # fill TEMPLATE OUT DIR PORT PORT_ECDSA PORT_RSA [PORT_GW]
     sed -e "s|@DIR@|$3|g" -e "s|@PORT@|$4|g" -e "s|@PORT_ECDSA@|$5|g" \
-        -e "s|@PORT_RSA@|$6|g" -e "s|@ORIGIN1@|$O1|g" -e "s|@ORIGIN2@|$O2|g" \
+        -e "s|@PORT_RSA@|$6|g" -e "s|@PORT_GW@|${7:-}|g" \
+        -e "s|@ORIGIN1@|$O1|g" -e "s|@ORIGIN2@|$O2|g" \
         -e "s|@MAXCONN@|$MAXCONN|g" -e "s|@CERB_MAXCONN@|$CERB_MAXCONN|g" \
         -e "s|@HA_MAXCONN@|$HA_MAXCONN|g" \
         -e "s|@NOFILE@|$NOFILE|g" -e "s|@KEEPALIVE@|$UPSTREAM_KEEPALIVE|g" \
@@ -236,11 +242,12 @@ start_proxy() {     # start_proxy NAME: sets <name>_pid and ports
     _n=$1 _d=$TMP/$1
     mkdir -p "$_d"
     chmod 755 "$_d"
-    _p=$(port) _pe=$(port) _pr=$(port)
+    _p=$(port) _pe=$(port) _pr=$(port) _pg=
     case $_n in
     cerberus)
-        cp "$TMP"/ecdsa.* "$TMP"/rsa.* "$_d/"
-        fill bench/cerberus.conf "$_d/cerberus.conf" "$_d" "$_p" "$_pe" "$_pr"
+        _pg=$(port)
+        cp "$TMP"/ecdsa.* "$TMP"/rsa.* "$TMP/bench.pem" "$_d/"
+        fill bench/cerberus.conf "$_d/cerberus.conf" "$_d" "$_p" "$_pe" "$_pr" "$_pg"
         set -- "$TMP/bin/cerberus" run -c "$_d/cerberus.conf" -p "$_d/cerberus.pid" ;;
     nginx)
         mkdir -p "$_d/tmp"
@@ -257,7 +264,7 @@ start_proxy() {     # start_proxy NAME: sets <name>_pid and ports
     $PROXY_PIN "$@" >"$_d/stdout.log" 2>>"$_d/error.log" </dev/null &
     _pid=$!
     started $_pid
-    eval "${_n}_pid=$_pid ${_n}_port=$_p ${_n}_port_ecdsa=$_pe ${_n}_port_rsa=$_pr"
+    eval "${_n}_pid=$_pid ${_n}_port=$_p ${_n}_port_ecdsa=$_pe ${_n}_port_rsa=$_pr ${_n}_port_gw=$_pg"
     wait_port "$_p" "$_n" "$_pid" || { tail -n 20 "$_d/error.log" >&2; return 1; }
     sleep 0.5
     procs "$_pid" >"$_d/procs"
@@ -268,7 +275,7 @@ start_proxy() {     # start_proxy NAME: sets <name>_pid and ports
     fi
     $CLIENT_PIN wrk -t1 -c"$CONNS" -d1s "http://127.0.0.1:$_p/?size=100" >/dev/null 2>&1
     check_proxy "$_n" "start-up (200 sequential requests, then a 1 s wrk warm-up)" || return 1
-    say "$_n: pid $_pid, processes $(cat "$_d/procs"), port $_p${_pe:+, TLS ECDSA $_pe, RSA $_pr}"
+    say "$_n: pid $_pid, processes $(cat "$_d/procs"), port $_p${_pe:+, TLS ECDSA $_pe, RSA $_pr}${_pg:+, gateway $_pg}"
 }
 
 # A proxy whose process set changed (a worker died and was respawned, or
@@ -434,6 +441,84 @@ if has idle; then
     done
 fi
 
+# ---------------------------------------------------------------- gateway
+# Scenario 7: cerberus only (nginx open source has no JWT verification;
+# HAProxy 2.6's jwt_verify is not set up here).  The listener "gw" of
+# bench/cerberus.conf has /plain/ (plain proxying) and /gw/ (JWT RS256 + a
+# rate limit on jwt:sub that never refuses) on the same pool; wrk repeats one token, as clients
+# do.  Both are measured as scenario 1, in turns within each run.  The
+# routes must answer as configured (checked before and after), and a
+# gateway run with non-2xx answers fails the scenario: the script then
+# exits 1 after writing the results.
+b64url() { openssl base64 -A | tr '+/' '-_' | tr -d '=\n'; }
+jwt_mint() {    # jwt_mint SUB: an RS256 token valid for an hour
+    _now=$(date +%s)
+    _jh=$(printf '%s' '{"alg":"RS256","typ":"JWT","kid":"bench"}' | b64url)
+    _jp=$(printf '{"sub":"%s","iss":"https://bench.example","aud":"bench","iat":%s,"exp":%s}' \
+        "$1" "$_now" $((_now + 3600)) | b64url)
+    _js=$(printf '%s.%s' "$_jh" "$_jp" | openssl dgst -sha256 -sign "$TMP/jwt.key" | b64url)
+    [ -n "$_jh" ] && [ -n "$_jp" ] && [ -n "$_js" ] || return 1
+    printf '%s.%s.%s\n' "$_jh" "$_jp" "$_js"
+}
+http_status() { # http_status PORT PATH [HEADER]: the status of one GET, or "none"
+    perl -MIO::Socket::INET -e '
+        my ($port, $path, $h) = @ARGV;
+        alarm 10;
+        my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1", PeerPort => $port, Timeout => 5)
+            or do { print "none\n"; exit 0 };
+        print $s "GET $path HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            . (defined $h && length $h ? "$h\r\n" : "") . "Connection: close\r\n\r\n";
+        local $/;
+        my $r = <$s> // "";
+        my ($st) = $r =~ m{^HTTP/1\.[01] (\d{3}) };
+        print $st // "none", "\n";' "$@"
+}
+: >"$TMP/gateway.txt"
+GW_FAILED=
+gw_fail() { echo "$*" >>"$TMP/gateway.txt"; GW_FAILED=1; say "ERROR: scenario 7 (gateway): $*"; }
+if has gateway && is_proxy cerberus; then
+    if ! running "$cerberus_pid"; then
+        gw_fail "cerberus is not running"
+    elif TOKEN=$(jwt_mint bench-user) && BAD=$(jwt_mint admin); then
+        # a forged token: another payload under the real signature
+        BAD=$(echo "$TOKEN" | cut -d. -f1).$(echo "$BAD" | cut -d. -f2).$(echo "$TOKEN" | cut -d. -f3)
+        _gp=$cerberus_port_gw
+        # before measuring: the routes must answer as configured, or the
+        # figures would be those of a refusal or of plain proxying
+        for _chk in "/plain/?size=100||200|plain route" \
+                    "/gw/?size=100|Authorization: Bearer $TOKEN|200|gateway route with the token" \
+                    "/gw/?size=100||401|gateway route without a token" \
+                    "/gw/?size=100|Authorization: Bearer $BAD|401|gateway route with a forged token"; do
+            _path=${_chk%%|*}; _rest=${_chk#*|}
+            _hd=${_rest%%|*}; _rest=${_rest#*|}
+            _want=${_rest%%|*}; _what=${_rest#*|}
+            _got=$(http_status "$_gp" "$_path" "$_hd")
+            echo "check: $_what: $_got (want $_want)" >>"$TMP/gateway-checks.txt"
+            [ "$_got" = "$_want" ] || gw_fail "$_what answered $_got, not $_want"
+        done
+        if [ -z "$GW_FAILED" ]; then
+            say "gateway: /plain/ 200, /gw/ 200 with the token, 401 without, 401 forged"
+            # warm-up of the gateway route (the limit's table entry, key caches)
+            $CLIENT_PIN wrk -t1 -c"$CONNS" -d1s -H "Authorization: Bearer $TOKEN" \
+                "http://127.0.0.1:$_gp/gw/?size=100" >/dev/null 2>&1
+            for r in $(seq 1 "$RUNS"); do
+                wrk_run gw-plain cerberus "$r" "$CONNS" "http://127.0.0.1:$_gp/plain/?size=100"
+                wrk_run gw-jwt cerberus "$r" "$CONNS" "http://127.0.0.1:$_gp/gw/?size=100" \
+                    "Authorization: Bearer $TOKEN"
+            done
+            # and after: still the token's 200 (not a run of refusals)
+            _got=$(http_status "$_gp" "/gw/?size=100" "Authorization: Bearer $TOKEN")
+            echo "check: gateway route with the token, after the runs: $_got (want 200)" >>"$TMP/gateway-checks.txt"
+            [ "$_got" = 200 ] || gw_fail "gateway route with the token answered $_got after the runs, not 200"
+            awk -F'\t' '$1 == "gw-jwt" && $9 ~ /non-2xx/ { print "wrk run " $3 " of the gateway route: " $9 }' \
+                "$TMP/raw.tsv" | while read -r _l; do gw_fail "$_l"; done
+            grep -q '^wrk run' "$TMP/gateway.txt" && GW_FAILED=1
+        fi
+    else
+        gw_fail "cannot mint the JWT with openssl"
+    fi
+fi
+
 # ---------------------------------------------------------------- syscalls per request
 : >"$TMP/syscalls.tsv"
 if has syscalls; then
@@ -511,5 +596,9 @@ cat "$TMP/RESULTS.md"
 say "results written to $OUT ($((T_END - T_START)) s)"
 if [ -s "$TMP/events" ]; then
     say "WARNING: proxy processes changed or died during the run (see $OUT)"
+fi
+if [ -n "$GW_FAILED" ]; then
+    say "ERROR: scenario 7 (gateway) failed: $(tr '\n' ';' <"$TMP/gateway.txt")"
+    exit 1
 fi
 exit 0
