@@ -86,10 +86,14 @@ struct conf_rate_limit {
 
 struct conf_quota {
     struct conf_src src;
-    char *key;
+    char *name;
+    char *key;                  /* as a rate limit's */
     int64_t limit;
     int per;                    /* QUOTA_DAY, QUOTA_MONTH */
-    uint32_t id;
+    /* compiled */
+    char ident[64];             /* the name, else the place's: names the
+                                 * counts in the state file */
+    uint64_t id;                /* hash of ident, in every key's hash */
 };
 enum { QUOTA_DAY, QUOTA_MONTH };
 

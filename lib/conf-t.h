@@ -75,7 +75,9 @@ struct conf_policies {
     struct conf_rate_limit *rate_limit;     /* rate_limit = { ... } */
     struct conf_rate_limit *rate_limits;    /* rate_limits = ( ... ) */
     size_t nrate_limits;
-    struct conf_quota *quota;
+    struct conf_quota *quota;               /* quota = { ... } */
+    struct conf_quota *quotas;              /* quotas = ( ... ) */
+    size_t nquotas;
     char **allow, **deny;       /* CIDRs */
     size_t nallow, ndeny;
     void *access;               /* compiled allow/deny */
@@ -265,6 +267,8 @@ struct conf {
     size_t nconsumers;
     int64_t rate_limit_table;   /* entries of the shared rate-limit table */
     int64_t quota_interval;     /* ms between writes of the quota state */
+    int64_t quota_table;        /* entries of the shared quota table */
+    bool has_quotas;            /* some place sets a quota */
     char **cert_headers;        /* client-certificate headers: only cerberus
                                  * sets them, on every listener */
     size_t ncert_headers;

@@ -28,6 +28,8 @@ const struct conf_section gw_rate_limit_section = {
 };
 
 static const struct conf_key quota_keys[] = {
+    { "name", CK_STR, OFF(struct conf_quota, name), 0, NULL, CF_NONEMPTY,
+      0, 0, NULL, NULL },
     { "key", CK_STR, OFF(struct conf_quota, key), 0, "consumer", CF_NONEMPTY,
       0, 0, NULL, NULL },
     { "limit", CK_INT, OFF(struct conf_quota, limit), 0, NULL, CF_REQUIRED, 1,
@@ -53,6 +55,37 @@ fnv32(const char *a, const char *b)
     for (const char *p = b; *p; p++)
         h = (h ^ (unsigned char)*p) * 0x01000193u;
     return h;
+}
+
+/* key = ip | consumer | header:NAME | jwt:CLAIM, for limits and quotas. */
+static bool
+key_check(struct conf_ctx *ctx, const struct conf_src *src, const char *where,
+          const char *k)
+{
+    if (strcmp(k, "ip") == 0 || strcmp(k, "consumer") == 0)
+        return true;
+    if (strncmp(k, "header:", 7) == 0 && k[7] != '\0') {
+        for (const char *p = k + 7; *p; p++)
+            if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+                  (*p >= '0' && *p <= '9') || strchr("!#$%&'*+-.^_`|~", *p))) {
+                conf_error(ctx, src, "%s: key: \"%s\" is not a header name",
+                           where, k + 7);
+                return false;
+            }
+        return true;
+    }
+    if (strncmp(k, "jwt:", 4) == 0 && k[4] != '\0') {
+        /* The auth module hands over the subject only. */
+        if (strcmp(k + 4, "sub") != 0) {
+            conf_error(ctx, src, "%s: key: jwt:%s: only jwt:sub is "
+                       "supported in this release", where, k + 4);
+            return false;
+        }
+        return true;
+    }
+    conf_error(ctx, src, "%s: key: \"%s\" is not ip, consumer, "
+               "header:NAME or jwt:CLAIM", where, k);
+    return false;
 }
 
 /* rate = "N/s", "N/m", "N/h" or "N/d"; key as the man page lists. */
@@ -86,36 +119,50 @@ rate_limit_compile(struct conf_ctx *ctx, struct conf_rate_limit *rl,
                    "years", where, (long long)rl->burst, rl->rate);
         return;
     }
-    const char *k = rl->key;
-    if (strcmp(k, "ip") == 0 || strcmp(k, "consumer") == 0)
-        ;
-    else if (strncmp(k, "header:", 7) == 0 && k[7] != '\0') {
-        for (const char *p = k + 7; *p; p++)
-            if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-                  (*p >= '0' && *p <= '9') || strchr("!#$%&'*+-.^_`|~", *p))) {
-                conf_error(ctx, src, "%s: key: \"%s\" is not a header name",
-                           where, k + 7);
-                return;
-            }
-    } else if (strncmp(k, "jwt:", 4) == 0 && k[4] != '\0') {
-        /* The auth module hands over the subject only. */
-        if (strcmp(k + 4, "sub") != 0) {
-            conf_error(ctx, src, "%s: key: jwt:%s: only jwt:sub is "
-                       "supported in this release", where, k + 4);
-            return;
-        }
-    } else {
-        conf_error(ctx, src, "%s: key: \"%s\" is not ip, consumer, "
-                   "header:NAME or jwt:CLAIM", where, k);
+    if (!key_check(ctx, src, where, rl->key))
         return;
-    }
     /* A named limit is one bucket wherever it is used; an unnamed one
      * belongs to its place in the file. */
     rl->id = rl->name != NULL ? fnv32("name", rl->name) : fnv32("at", where);
 }
 
+/* 64-bit FNV-1a: a quota's id must be the same in every run, since
+ * the state file holds its keys' hashes. */
+static uint64_t
+fnv64(const char *s)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
+    return h;
+}
+
 static void
-compile_all(struct conf_ctx *ctx, struct conf_policies *p, const char *where)
+quota_compile(struct conf_ctx *ctx, struct conf_quota *q, const char *where,
+              const char *place)
+{
+    if (!key_check(ctx, &q->src, where, q->key))
+        return;
+    /* Its usage belongs to its name, else to its place: a named quota is
+     * one count wherever it is used, and survives edits of the file. */
+    snprintf(q->ident, sizeof(q->ident), "%s",
+             q->name != NULL ? q->name : place);
+    if (q->name != NULL && strlen(q->name) >= sizeof(q->ident))
+        conf_error(ctx, &q->src, "%s: name: longer than %zu characters",
+                   where, sizeof(q->ident) - 1);
+    for (const char *p = q->ident; *p; p++)
+        if ((unsigned char)*p <= ' ' || *p == 0x7f) {
+            conf_error(ctx, &q->src, "%s: name: \"%s\" has a space or a "
+                       "control character", where, q->ident);
+            break;
+        }
+    q->id = fnv64(q->ident);
+}
+
+static void
+compile_all(struct conf_ctx *ctx, struct conf_policies *p, const char *where,
+            const char *place)
 {
     char w[128];
 
@@ -126,6 +173,16 @@ compile_all(struct conf_ctx *ctx, struct conf_policies *p, const char *where)
     for (size_t j = 0; j < p->nrate_limits; j++) {
         snprintf(w, sizeof(w), "%s.rate_limits[%zu]", where, j);
         rate_limit_compile(ctx, &p->rate_limits[j], w);
+    }
+    if (p->quota != NULL) {
+        snprintf(w, sizeof(w), "%s.quota", where);
+        quota_compile(ctx, p->quota, w, place);
+    }
+    for (size_t j = 0; j < p->nquotas; j++) {
+        char pl[128];
+        snprintf(w, sizeof(w), "%s.quotas[%zu]", where, j);
+        snprintf(pl, sizeof(pl), "%s#%zu", place, j + 1);
+        quota_compile(ctx, &p->quotas[j], w, pl);
     }
 }
 
@@ -164,6 +221,40 @@ check_names(struct conf_ctx *ctx, struct conf *c)
             }
 }
 
+static bool
+same_quota(const struct conf_quota *a, const struct conf_quota *b)
+{
+    return strcmp(a->key, b->key) == 0 && a->per == b->per;
+}
+
+/* Two quotas of one name (or place) share their counts: they must count
+ * the same key over the same period (their limits may differ). */
+static void
+check_quota_names(struct conf_ctx *ctx, struct conf *c)
+{
+    const struct conf_quota *all[512];
+    size_t n = 0;
+
+    for (size_t i = 0; i < gw_conf_nplaces(c); i++) {
+        struct gw_place pl;
+        gw_conf_place(c, i, &pl);
+        const struct conf_policies *p = pl.pol;
+        if (p->quota != NULL && n < 512)
+            all[n++] = p->quota;
+        for (size_t j = 0; j < p->nquotas && n < 512; j++)
+            all[n++] = &p->quotas[j];
+    }
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(all[i]->ident, all[j]->ident) == 0 &&
+                !same_quota(all[i], all[j])) {
+                conf_error(ctx, &all[i]->src, "quota \"%s\": differs in "
+                           "key or per from the one of that name at %s:%d",
+                           all[i]->ident, all[j]->src.file, all[j]->src.line);
+                break;
+            }
+}
+
 void
 gw_conf_limit(struct conf_ctx *ctx, struct conf *c)
 {
@@ -173,13 +264,25 @@ gw_conf_limit(struct conf_ctx *ctx, struct conf *c)
         struct conf_policies *p = pl.pol;
         const struct conf_src *src = pl.src;
         const char *where = pl.where;
-        compile_all(ctx, p, where);
+        /* A quota's default name: its route's or listener's name, else
+         * its place. */
+        char place[96];
+        const char *nm = pl.listener != NULL ? pl.listener->name :
+                         c->routes[i - c->nlisteners].name;
+        if (nm != NULL)
+            snprintf(place, sizeof(place), "%s:%s",
+                     pl.listener != NULL ? "listener" : "route", nm);
+        else
+            snprintf(place, sizeof(place), "%s", where);
+        compile_all(ctx, p, where, place);
         if (pl.listener != NULL && pl.listener->protocol == PROTO_TCP &&
-            (p->rate_limit != NULL || p->nrate_limits > 0))
-            conf_error(ctx, src, "%s: rate_limit applies to HTTP listeners "
-                       "only", where);
-        if (p->quota != NULL)
-            conf_unsupported(ctx, src, where, "quota");
+            (p->rate_limit != NULL || p->nrate_limits > 0 ||
+             p->quota != NULL || p->nquotas > 0))
+            conf_error(ctx, src, "%s: rate_limit and quota apply to HTTP "
+                       "listeners only", where);
+        if (p->quota != NULL || p->nquotas > 0)
+            c->has_quotas = true;
     }
     check_names(ctx, c);
+    check_quota_names(ctx, c);
 }

@@ -409,6 +409,8 @@ static const struct conf_key listener_keys[] = {
       OFF(struct conf_listener, pol.nrate_limits), NULL, 0, 0, 0, NULL, &gw_rate_limit_section },
     { "quota", CK_GROUP, OFF(struct conf_listener, pol.quota), 0, NULL, 0, 0, 0, NULL,
       &gw_quota_section },
+    { "quotas", CK_LIST, OFF(struct conf_listener, pol.quotas),
+      OFF(struct conf_listener, pol.nquotas), NULL, 0, 0, 0, NULL, &gw_quota_section },
     { "allow", CK_STRLIST, OFF(struct conf_listener, pol.allow), OFF(struct conf_listener, pol.nallow), NULL,
       0, 0, 0, NULL, NULL },
     { "deny", CK_STRLIST, OFF(struct conf_listener, pol.deny), OFF(struct conf_listener, pol.ndeny), NULL,
@@ -728,6 +730,8 @@ static const struct conf_key route_keys[] = {
       OFF(struct conf_route, pol.nrate_limits), NULL, 0, 0, 0, NULL, &gw_rate_limit_section },
     { "quota", CK_GROUP, OFF(struct conf_route, pol.quota), 0, NULL, 0, 0, 0, NULL,
       &gw_quota_section },
+    { "quotas", CK_LIST, OFF(struct conf_route, pol.quotas),
+      OFF(struct conf_route, pol.nquotas), NULL, 0, 0, 0, NULL, &gw_quota_section },
     { "allow", CK_STRLIST, OFF(struct conf_route, pol.allow), OFF(struct conf_route, pol.nallow), NULL,
       0, 0, 0, NULL, NULL },
     { "deny", CK_STRLIST, OFF(struct conf_route, pol.deny), OFF(struct conf_route, pol.ndeny), NULL,
@@ -792,6 +796,7 @@ static bool
 policies_set(const struct conf_policies *p)
 {
     return p->auth || p->rate_limit || p->nrate_limits || p->quota ||
+           p->nquotas ||
            p->nallow || p->ndeny || p->ndeny_rules || p->cors ||
            p->request_headers || p->response_headers || p->rewrite ||
            p->query;
@@ -966,6 +971,8 @@ static const struct conf_key root_keys[] = {
       OFF(struct conf, nconsumers), NULL, 0, 0, 0, NULL, &gw_consumer_section },
     { "rate_limit_table", CK_INT, OFF(struct conf, rate_limit_table), 0,
       "65536", 0, 64, 16 * 1024 * 1024, NULL, NULL },
+    { "quota_table", CK_INT, OFF(struct conf, quota_table), 0,
+      "16384", 0, 64, 4 * 1024 * 1024, NULL, NULL },
     { "quota_interval", CK_DURATION, OFF(struct conf, quota_interval), 0,
       "10s", 0, 1000, MS_HOUR, NULL, NULL },
     { "state_dir", CK_STR, OFF(struct conf, state_dir), 0,

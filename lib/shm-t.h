@@ -6,7 +6,7 @@
 #include <stdint.h>
 
 #define SHM_MAGIC       0x63657262657275ULL     /* "cerberu" */
-#define SHM_VERSION     4
+#define SHM_VERSION     5
 #define SHM_MAX_SERVERS 4096
 /* Counter rows: one per live worker process (old generations draining
  * while new ones run included), so a crash zeroes exactly its own. */
@@ -16,6 +16,11 @@
 #define SHM_RL_DEFAULT  65536
 /* Slots a key may sit in, from its hash's home slot on. */
 #define SHM_RL_PROBE    8
+/* Entries of the quota table when the config does not say. */
+#define SHM_QUOTA_DEFAULT 16384
+#define SHM_QUOTA_PROBE 16
+/* Routes whose request and refusal counters are kept. */
+#define SHM_MAX_ROUTES  1024
 
 enum { SHM_HEALTH_UP, SHM_HEALTH_DOWN };
 enum { CB_CLOSED, CB_OPEN, CB_HALF_OPEN };
@@ -83,6 +88,30 @@ struct shm_rl_entry {
     _Atomic uint64_t tat;
 };
 
+/* One key of the quota table: the key's hash (0: free; the quota's id is
+ * hashed in) and one word holding the period and the count, so that a
+ * decision is one CAS.  The label ("quota key:value") is written by the
+ * process that claimed the entry, then ready is set; it only names the
+ * entry in the state file. */
+#define SHM_QUOTA_COUNT_BITS 40
+#define SHM_QUOTA_LABEL 104
+struct shm_quota_entry {
+    _Atomic uint64_t key;
+    _Atomic uint64_t word;      /* period << 40 | count */
+    _Atomic uint32_t ready;
+    uint32_t pad;
+    char label[SHM_QUOTA_LABEL];
+};
+
+/* The gateway's counters of one route in one worker row: requests that
+ * reached the policy chain and refusals by policy (enum gw_policy_id). */
+#define SHM_ROUTE_REFUSALS 6
+struct shm_route_stats {
+    _Atomic uint64_t requests;
+    _Atomic uint64_t refused[SHM_ROUTE_REFUSALS];
+    uint64_t pad;
+};
+
 struct shm_header {
     uint64_t magic;
     uint32_t version;
@@ -98,6 +127,12 @@ struct shm_header {
     uint64_t rl_off;            /* struct shm_rl_entry[rl_entries] */
     uint64_t rl_entries;
     _Atomic uint64_t rl_evictions;  /* live keys pushed out of a full probe */
+    uint64_t quota_off;         /* struct shm_quota_entry[quota_entries] */
+    uint64_t quota_entries;
+    _Atomic uint64_t quota_evictions;   /* current usage pushed out */
+    uint64_t routes_off;        /* struct shm_route_stats[rows][max_routes] */
+    uint32_t max_routes;
+    _Atomic uint32_t routes_hwm;    /* routes [0, hwm) may have counts */
 };
 
 #endif

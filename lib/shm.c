@@ -14,14 +14,44 @@ align64(size_t n)
     return (n + 63) & ~(size_t)63;
 }
 
+static void
+sizes_fix(struct shm_sizes *z)
+{
+    if (z->rl_entries < SHM_RL_PROBE)
+        z->rl_entries = SHM_RL_PROBE;
+    if (z->quota_entries < SHM_QUOTA_PROBE)
+        z->quota_entries = SHM_QUOTA_PROBE;
+}
+
+size_t
+shm_size_sized(const struct shm_sizes *zin)
+{
+    struct shm_sizes z = *zin;
+
+    sizes_fix(&z);
+    return align64(sizeof(struct shm_header)) +
+           align64(sizeof(struct shm_server) * z.max_servers) +
+           align64(sizeof(struct shm_row_stats) * z.rows) +
+           align64(sizeof(int64_t) * (size_t)z.max_servers * z.rows) +
+           align64(sizeof(struct shm_rl_entry) * (size_t)z.rl_entries) +
+           align64(sizeof(struct shm_quota_entry) * (size_t)z.quota_entries) +
+           align64(sizeof(struct shm_route_stats) * (size_t)z.max_routes *
+                   z.rows);
+}
+
+static struct shm_sizes
+sizes_default(unsigned max_servers, unsigned rows, uint64_t rl_entries)
+{
+    struct shm_sizes z = { max_servers, rows, SHM_MAX_ROUTES, rl_entries,
+                           SHM_QUOTA_DEFAULT };
+    return z;
+}
+
 size_t
 shm_size_rl(unsigned max_servers, unsigned rows, uint64_t rl_entries)
 {
-    return align64(sizeof(struct shm_header)) +
-           align64(sizeof(struct shm_server) * max_servers) +
-           align64(sizeof(struct shm_row_stats) * rows) +
-           align64(sizeof(int64_t) * (size_t)max_servers * rows) +
-           align64(sizeof(struct shm_rl_entry) * (size_t)rl_entries);
+    struct shm_sizes z = sizes_default(max_servers, rows, rl_entries);
+    return shm_size_sized(&z);
 }
 
 size_t
@@ -40,9 +70,17 @@ int
 shm_create_rl(struct shm *s, unsigned max_servers, unsigned rows,
               uint64_t rl_entries)
 {
-    if (rl_entries < SHM_RL_PROBE)
-        rl_entries = SHM_RL_PROBE;
-    size_t size = shm_size_rl(max_servers, rows, rl_entries);
+    struct shm_sizes z = sizes_default(max_servers, rows, rl_entries);
+    return shm_create_sized(s, &z);
+}
+
+int
+shm_create_sized(struct shm *s, const struct shm_sizes *zin)
+{
+    struct shm_sizes z = *zin;
+
+    sizes_fix(&z);
+    size_t size = shm_size_sized(&z);
     /* Untouched pages cost nothing: only used slots and rows are ever
      * written, so the generous maximums are free. */
     void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
@@ -52,8 +90,8 @@ shm_create_rl(struct shm *s, unsigned max_servers, unsigned rows,
     struct shm_header *h = p;
     h->magic = SHM_MAGIC;
     h->version = SHM_VERSION;
-    h->max_servers = max_servers;
-    h->rows = rows;
+    h->max_servers = z.max_servers;
+    h->rows = z.rows;
     h->size = size;
     if (getrandom(h->sticky_key, sizeof(h->sticky_key), 0) !=
         (ssize_t)sizeof(h->sticky_key)) {
@@ -62,16 +100,25 @@ shm_create_rl(struct shm *s, unsigned max_servers, unsigned rows,
     }
     h->servers_off = align64(sizeof(*h));
     h->stats_off = h->servers_off + align64(sizeof(struct shm_server) *
-                                            max_servers);
-    h->conns_off = h->stats_off + align64(sizeof(struct shm_row_stats) * rows);
-    h->rl_off = h->conns_off + align64(sizeof(int64_t) * (size_t)max_servers *
-                                       rows);
-    h->rl_entries = rl_entries;
+                                            z.max_servers);
+    h->conns_off = h->stats_off + align64(sizeof(struct shm_row_stats) *
+                                          z.rows);
+    h->rl_off = h->conns_off + align64(sizeof(int64_t) *
+                                       (size_t)z.max_servers * z.rows);
+    h->rl_entries = z.rl_entries;
+    h->quota_off = h->rl_off + align64(sizeof(struct shm_rl_entry) *
+                                       (size_t)z.rl_entries);
+    h->quota_entries = z.quota_entries;
+    h->routes_off = h->quota_off + align64(sizeof(struct shm_quota_entry) *
+                                           (size_t)z.quota_entries);
+    h->max_routes = z.max_routes;
     s->hdr = h;
     s->servers = (struct shm_server *)((char *)p + h->servers_off);
     s->stats = (struct shm_row_stats *)((char *)p + h->stats_off);
     s->conns = (_Atomic int64_t *)((char *)p + h->conns_off);
     s->rl = (struct shm_rl_entry *)((char *)p + h->rl_off);
+    s->quota = (struct shm_quota_entry *)((char *)p + h->quota_off);
+    s->routes = (struct shm_route_stats *)((char *)p + h->routes_off);
     return 0;
 }
 
@@ -181,6 +228,12 @@ shm_row_zero(struct shm *s, unsigned row)
     atomic_store(&st->tls_failures, 0);
     atomic_store(&st->slot, 0);
     atomic_store(&st->gen, 0);
+    uint32_t nr = atomic_load(&s->hdr->routes_hwm);
+    if (nr > s->hdr->max_routes)
+        nr = s->hdr->max_routes;
+    if (nr > 0)
+        memset((void *)shm_route(s, row, 0), 0,
+               sizeof(struct shm_route_stats) * nr);
 }
 
 /* The decision over one claimed slot: CAS the TAT until no one decided

@@ -13,6 +13,14 @@ struct shm {
     struct shm_row_stats *stats;
     _Atomic int64_t *conns;
     struct shm_rl_entry *rl;    /* [hdr->rl_entries] */
+    struct shm_quota_entry *quota;      /* [hdr->quota_entries] */
+    struct shm_route_stats *routes;     /* [rows][hdr->max_routes] */
+};
+
+/* The region's dimensions. */
+struct shm_sizes {
+    unsigned max_servers, rows, max_routes;
+    uint64_t rl_entries, quota_entries;
 };
 
 /* Maps a fresh zeroed region (MAP_SHARED|MAP_ANONYMOUS) before fork,
@@ -20,9 +28,11 @@ struct shm {
 int shm_create(struct shm *s, unsigned max_servers, unsigned rows);
 int shm_create_rl(struct shm *s, unsigned max_servers, unsigned rows,
                   uint64_t rl_entries);
+int shm_create_sized(struct shm *s, const struct shm_sizes *z);
 void shm_destroy(struct shm *s);
 size_t shm_size(unsigned max_servers, unsigned rows);
 size_t shm_size_rl(unsigned max_servers, unsigned rows, uint64_t rl_entries);
+size_t shm_size_sized(const struct shm_sizes *z);
 
 /* One GCRA decision for `key` (a hash that names the limit too) at `now`
  * (CLOCK_MONOTONIC ns): the key's slot is found or claimed in its probe
@@ -60,6 +70,13 @@ shm_conn_add(const struct shm *s, unsigned row, unsigned slot, int64_t d)
 {
     atomic_fetch_add_explicit(shm_conn_cell(s, row, slot), d,
                               memory_order_relaxed);
+}
+
+/* A worker row's gateway counters of route r (r < hdr->max_routes). */
+static inline struct shm_route_stats *
+shm_route(const struct shm *s, unsigned row, unsigned r)
+{
+    return &s->routes[(size_t)row * s->hdr->max_routes + r];
 }
 
 /* Active connections to a server summed over every worker row. */

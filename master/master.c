@@ -298,6 +298,18 @@ abort_generation(struct master *m, unsigned gen)
     }
 }
 
+/* The routes whose gateway counters a worker may write: rows are zeroed
+ * up to there. */
+static void
+routes_mark(struct master *m, const struct conf *c)
+{
+    uint32_t n = c->nroutes < m->shm.hdr->max_routes ?
+                 (uint32_t)c->nroutes : m->shm.hdr->max_routes;
+
+    if (n > atomic_load(&m->shm.hdr->routes_hwm))
+        atomic_store(&m->shm.hdr->routes_hwm, n);
+}
+
 static void
 log_listeners(const struct conf *c)
 {
@@ -339,8 +351,16 @@ reload(struct master *m)
     if (root_check(c, err, sizeof(err)) < 0 ||
         log_setup(c, m->daemon, err, sizeof(err)) < 0 ||
         access_logs_prepare(c, err, sizeof(err)) < 0 ||
+        state_prepare(c, err, sizeof(err)) < 0 ||
         bind_server_slots(m, c, gen, err, sizeof(err)) < 0)
         goto fail_conf;
+    if ((uint64_t)c->rate_limit_table != m->shm.hdr->rl_entries ||
+        (uint64_t)c->quota_table != m->shm.hdr->quota_entries)
+        log_warn("rate_limit_table and quota_table take effect at the next "
+                 "start (the tables keep %llu and %llu entries)",
+                 (unsigned long long)m->shm.hdr->rl_entries,
+                 (unsigned long long)m->shm.hdr->quota_entries);
+    routes_mark(m, c);
     if (listen_prepare(m, c, err, sizeof(err)) < 0)
         goto fail_conf;
     raise_nofile(c);
@@ -498,6 +518,8 @@ run_timers(struct master *m)
         process_signal_all(m, SIGKILL);
         m->stop_deadline = 0;
     }
+    if (!m->stopping && m->quota_due && m->quota_due <= now)
+        state_save(m);
     if (changed)
         status_write(m);
 }
@@ -516,6 +538,9 @@ arm_timer(struct master *m)
             next = m->old[i].deadline;
     if (m->stop_deadline && (!next || m->stop_deadline < next))
         next = m->stop_deadline;
+    if (m->conf->has_quotas && !m->stopping && m->quota_due &&
+        (!next || m->quota_due < next))
+        next = m->quota_due;
     if (next) {
         uint64_t d = next > now ? next - now : 1;
         it.it_value.tv_sec = (time_t)(d / 1000);
@@ -605,7 +630,8 @@ master_run(const char *conf_path, const char *pid_path, bool daemon,
     log_set_level(c->log_level);
     if (root_check(c, err, sizeof(err)) < 0 ||
         log_setup(c, daemon, err, sizeof(err)) < 0 ||
-        access_logs_prepare(c, err, sizeof(err)) < 0) {
+        access_logs_prepare(c, err, sizeof(err)) < 0 ||
+        state_prepare(c, err, sizeof(err)) < 0) {
         report(m, err);
         conf_free(c);
         return 1;
@@ -620,13 +646,17 @@ master_run(const char *conf_path, const char *pid_path, bool daemon,
     m->gen = 1;
     raise_nofile(c);
     signals_setup(&wait_mask);
-    if (shm_create_rl(&m->shm, SHM_MAX_SERVERS, SHM_ROWS,
-                      (uint64_t)c->rate_limit_table) < 0) {
+    struct shm_sizes z = { SHM_MAX_SERVERS, SHM_ROWS, SHM_MAX_ROUTES,
+                           (uint64_t)c->rate_limit_table,
+                           (uint64_t)c->quota_table };
+    if (shm_create_sized(&m->shm, &z) < 0) {
         snprintf(err, sizeof(err), "cannot create shared memory: %s",
                  strerror(errno));
         goto fail;
     }
-    if (bind_server_slots(m, c, m->gen, err, sizeof(err)) < 0 ||
+    routes_mark(m, c);
+    if (state_load(m, err, sizeof(err)) < 0 ||
+        bind_server_slots(m, c, m->gen, err, sizeof(err)) < 0 ||
         listen_prepare(m, c, err, sizeof(err)) < 0)
         goto fail;
     if (spawn_generation(m, c, m->gen, err, sizeof(err)) < 0) {
@@ -684,6 +714,7 @@ master_run(const char *conf_path, const char *pid_path, bool daemon,
         sig_alrm = 0;
         run_timers(m);
     }
+    state_save(m);
     log_notice("cerberus stopped");
     cleanup(m);
     return 0;

@@ -77,6 +77,8 @@ struct master {
     uint64_t respawn_due[CERB_MAX_WORKERS + 1];  /* 0: none pending */
     uint64_t stop_deadline;
     int stopping;               /* 0, SIGTERM or SIGQUIT */
+    uint64_t quota_due;         /* next write of the quota state */
+    bool state_failing;         /* the last write failed (logged once) */
 };
 
 extern struct master *cerb_master;
@@ -85,6 +87,11 @@ extern struct master *cerb_master;
 int master_run(const char *conf_path, const char *pid_path, bool daemon,
                int notify_fd);
 uint64_t master_now(void);
+
+/* state.c: the quota state file in state_dir */
+int state_prepare(const struct conf *c, char *err, size_t len);
+int state_load(struct master *m, char *err, size_t len);
+void state_save(struct master *m);
 
 /* listen.c */
 int listen_prepare(struct master *m, struct conf *c, char *err, size_t len);

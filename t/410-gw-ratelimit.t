@@ -142,7 +142,7 @@ my ($rc, $out, $err) = Cerb::run_cmd(cerberus_bin(), 'check', '-c', $f);
 is($rc, 1, 'bad limits fail check');
 is($err, <<"EOF", 'each error by file:line');
 $f:1: listeners[0].rate_limit: rate: "10/w" is not a rate (N/s, N/m, N/h or N/d, N from 1 to 1000000000)
-$f:1: listeners[1]: rate_limit applies to HTTP listeners only
+$f:1: listeners[1]: rate_limit and quota apply to HTTP listeners only
 $f:4: routes[0].rate_limit: rate: "0/s" is not a rate (N/s, N/m, N/h or N/d, N from 1 to 1000000000)
 $f:5: routes[1].rate_limit: key: "cookie:x" is not ip, consumer, header:NAME or jwt:CLAIM
 $f:6: routes[2].rate_limit: key: jwt:scope: only jwt:sub is supported in this release

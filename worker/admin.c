@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "gateway.h"
 #include "http_parse.h"
 #include "log.h"
 #include "srv.h"
@@ -334,6 +335,61 @@ respond_error(struct admin_conn *c, int status, const char *msg,
 
 /* ---- GET /status ---------------------------------------------------------- */
 
+/* The gateway's tables and, per route, its requests and the answers the
+ * gateway gave instead of the upstream, summed over the workers of this
+ * generation (route indexes are this config's). */
+static void
+routes_json(struct admin *ad, struct jbuf *b)
+{
+    const struct conf *c = ad->conf;
+    const struct shm *shm = ad->args->shm;
+
+    jb_printf(b, "],\"gateway\":{\"rate_limit_table\":%llu,"
+              "\"rate_limit_evictions\":%llu,\"quota_table\":%llu,"
+              "\"quota_evictions\":%llu},\"routes\":[",
+              (unsigned long long)shm->hdr->rl_entries,
+              (unsigned long long)atomic_load(&shm->hdr->rl_evictions),
+              (unsigned long long)shm->hdr->quota_entries,
+              (unsigned long long)atomic_load(&shm->hdr->quota_evictions));
+    for (size_t i = 0; i < c->nroutes && i < shm->hdr->max_routes; i++) {
+        const struct conf_route *r = &c->routes[i];
+        uint64_t req = 0, by[SHM_ROUTE_REFUSALS] = { 0 };
+        for (unsigned row = 0; row < shm->hdr->rows; row++) {
+            const struct shm_row_stats *st = &shm->stats[row];
+            if (atomic_load(&st->pid) == 0 ||
+                atomic_load(&st->gen) != ad->args->generation)
+                continue;
+            struct shm_route_stats *rs = shm_route(shm, row, (unsigned)i);
+            req += atomic_load_explicit(&rs->requests, memory_order_relaxed);
+            for (int k = 0; k < SHM_ROUTE_REFUSALS; k++)
+                by[k] += atomic_load_explicit(&rs->refused[k],
+                                              memory_order_relaxed);
+        }
+        jb_printf(b, "%s{\"index\":%zu,\"name\":", i ? "," : "", i);
+        if (r->name != NULL)
+            jb_str(b, r->name);
+        else
+            jb_printf(b, "null");
+        jb_printf(b, ",\"pool\":");
+        if (r->pool_name != NULL)
+            jb_str(b, r->pool_name);
+        else
+            jb_printf(b, "null");
+        uint64_t refused = 0;
+        for (int k = 0; k < GWP_PREFLIGHT; k++)
+            refused += by[k];
+        jb_printf(b, ",\"requests\":%llu,\"refused\":%llu,"
+                  "\"refused_by\":{", (unsigned long long)req,
+                  (unsigned long long)refused);
+        for (int k = 0; k < GWP_PREFLIGHT; k++)
+            jb_printf(b, "%s\"%s\":%llu", k ? "," : "", gw_policy_names[k],
+                      (unsigned long long)by[k]);
+        jb_printf(b, "},\"preflights\":%llu}",
+                  (unsigned long long)by[GWP_PREFLIGHT]);
+    }
+    jb_printf(b, "]");
+}
+
 static void
 status_json(struct admin *ad, struct jbuf *b)
 {
@@ -429,7 +485,8 @@ status_json(struct admin *ad, struct jbuf *b)
         }
         jb_printf(b, "]}");
     }
-    jb_printf(b, "]}\n");
+    routes_json(ad, b);
+    jb_printf(b, "}\n");
 }
 
 /* ---- POST /servers/{pool}/{address}/{action} ---------------------------- */

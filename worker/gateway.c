@@ -9,6 +9,7 @@
 #include "addr.h"
 #include "gateway.h"
 #include "http.h"
+#include "shm.h"
 
 int
 gw_refuse(struct gw *g, int status, const char *policy, const char *error,
@@ -172,6 +173,47 @@ gw_free(struct worker *w)
     w->gw = NULL;
 }
 
+const char *const gw_policy_names[SHM_ROUTE_REFUSALS] = {
+    "access", "auth", "rate_limit", "quota", "transform", "preflight"
+};
+
+static struct shm_route_stats *
+route_stats(struct worker *w, const struct conf_route *r)
+{
+    const struct shm *s = w->args->shm;
+    size_t i = (size_t)(r - w->conf->routes);
+
+    if (i >= s->hdr->max_routes || w->args->row < 0)
+        return NULL;
+    return shm_route(s, (unsigned)w->args->row, (unsigned)i);
+}
+
+void
+gw_count_request(struct worker *w, const struct conf_route *r)
+{
+    struct shm_route_stats *st = route_stats(w, r);
+
+    if (st != NULL)
+        atomic_fetch_add_explicit(&st->requests, 1, memory_order_relaxed);
+}
+
+/* The gateway answered instead of the upstream: counted by policy. */
+static void
+count_answer(struct gw *g)
+{
+    struct shm_route_stats *st = route_stats(g->w, g->route);
+    int id = -1;
+
+    if (g->policy == NULL)
+        id = g->status == 204 ? GWP_PREFLIGHT : -1;
+    else
+        for (int i = 0; i < SHM_ROUTE_REFUSALS && id < 0; i++)
+            if (strcmp(g->policy, gw_policy_names[i]) == 0)
+                id = i;
+    if (st != NULL && id >= 0)
+        atomic_fetch_add_explicit(&st->refused[id], 1, memory_order_relaxed);
+}
+
 int
 gw_request(struct gw *g, struct conn *c, const struct http_request *req,
            const struct conf_route *r)
@@ -214,12 +256,19 @@ gw_request(struct gw *g, struct conn *c, const struct http_request *req,
         if (preflight && i >= 1 && i <= 3)
             continue;
         int st = chain[i](g);
-        if (st != 0)
+        if (st != 0) {
+            if (st >= 400)
+                gw_cors_refusal(g);
+            count_answer(g);
             return st;
+        }
     }
-    if (g->up.over)
-        return gw_refuse(g, 500, "transform", "internal",
-                         "the request's header changes do not fit");
+    if (g->up.over) {
+        gw_refuse(g, 500, "transform", "internal",
+                  "the request's header changes do not fit");
+        count_answer(g);
+        return 500;
+    }
     snprintf(g->keep.consumer, sizeof(g->keep.consumer), "%s",
              g->consumer_name);
     return 0;

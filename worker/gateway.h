@@ -12,6 +12,7 @@
 
 #include "conf-gw.h"
 #include "http_parse.h"
+#include "shm-t.h"
 
 struct conn;
 struct worker;
@@ -106,8 +107,21 @@ int gw_rate_limit(struct gw *g);
 int gw_quota(struct gw *g);
 int gw_cors_preflight(struct gw *g);
 int gw_transform(struct gw *g);
+/* The CORS headers of an answer of the gateway's own (a refusal), so a
+ * browser's script can read it: as on a proxied response. */
+void gw_cors_refusal(struct gw *g);
 /* Response side, for a proxied response: header changes and CORS. */
 void gw_response(const struct gw_keep *k, struct gw_edit *e);
+
+/* The route counters in shared memory (shm_route_stats), summed over
+ * the workers in /status: requests that matched route r, and answers of
+ * the gateway by policy. */
+enum gw_policy_id {
+    GWP_ACCESS, GWP_AUTH, GWP_RATE_LIMIT, GWP_QUOTA, GWP_TRANSFORM,
+    GWP_PREFLIGHT
+};
+extern const char *const gw_policy_names[SHM_ROUTE_REFUSALS];
+void gw_count_request(struct worker *w, const struct conf_route *r);
 
 /* Worker start and end: per-worker state of the modules (JWT cache,
  * shared tables). */

@@ -118,6 +118,51 @@ header_list(struct gw *g, const char *name, char *const *v, size_t n)
  * browser refuses the request (as Kong and the usual nginx recipes do);
  * methods and headers are listed and the browser checks them.  Other
  * requests from an allowed origin get their headers on the response. */
+/* The request's Origin in g->keep.origin when cors allows it. */
+static bool
+cors_origin(struct gw *g, const struct conf_cors *cors)
+{
+    const struct http_header *o = header(g->req, "origin");
+    bool allowed = o != NULL && o->value.len < sizeof(g->keep.origin) &&
+                   origin_allowed(cors, o->value);
+
+    g->keep.origin[0] = '\0';
+    if (allowed) {
+        memcpy(g->keep.origin, o->value.p, o->value.len);
+        g->keep.origin[o->value.len] = '\0';
+    }
+    return allowed;
+}
+
+static void
+cors_actual(struct gw *g, const struct conf_cors *cors)
+{
+    char v[768];
+    size_t n = 0;
+
+    gw_header(g, "Access-Control-Allow-Origin: %s",
+              any_origin(cors) ? "*" : g->keep.origin);
+    if (cors->credentials)
+        gw_header(g, "Access-Control-Allow-Credentials: true");
+    for (size_t i = 0; i < cors->nexpose && n < sizeof(v); i++)
+        n += (size_t)snprintf(v + n, sizeof(v) - n, "%s%s", i ? ", " : "",
+                              cors->expose[i]);
+    if (n > 0 && n < sizeof(v))
+        gw_header(g, "Access-Control-Expose-Headers: %s", v);
+}
+
+void
+gw_cors_refusal(struct gw *g)
+{
+    const struct conf_cors *cors = GW_POL(g, cors);
+
+    if (cors == NULL)
+        return;
+    gw_header(g, "Vary: Origin");
+    if (cors_origin(g, cors))
+        cors_actual(g, cors);
+}
+
 int
 gw_cors_preflight(struct gw *g)
 {
@@ -128,12 +173,7 @@ gw_cors_preflight(struct gw *g)
         return 0;
     g->keep.cors = cors;
     const struct http_header *o = header(req, "origin");
-    bool allowed = o != NULL && o->value.len < sizeof(g->keep.origin) &&
-                   origin_allowed(cors, o->value);
-    if (allowed) {
-        memcpy(g->keep.origin, o->value.p, o->value.len);
-        g->keep.origin[o->value.len] = '\0';
-    }
+    bool allowed = cors_origin(g, cors);
     if (req->method_id != HTTP_OPTIONS || o == NULL ||
         header(req, "access-control-request-method") == NULL)
         return 0;

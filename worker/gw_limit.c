@@ -8,6 +8,7 @@
 #include "gateway.h"
 #include "gcra.h"
 #include "http.h"
+#include "quota.h"
 #include "shm.h"
 
 #define NS 1000000000ULL
@@ -22,40 +23,49 @@ mix(uint64_t h, const void *p, size_t n)
     return h;
 }
 
+/* The value a limit or quota counts by (key = ip | consumer | header:X |
+ * jwt:sub): its kind and bytes; the client's address when the request
+ * lacks it.  ip holds the address's text. */
+static char
+key_value(struct gw *g, const char *k, const char **v, size_t *vl,
+          char ip[ADDR_TEXT_MAX])
+{
+    if (strcmp(k, "consumer") == 0 && g->consumer_name[0]) {
+        *v = g->consumer_name;
+        *vl = strlen(*v);
+        return 'c';
+    }
+    if (strncmp(k, "jwt:", 4) == 0 && g->jwt_sub[0]) {
+        *v = g->jwt_sub;
+        *vl = strlen(*v);
+        return 'j';
+    }
+    if (strncmp(k, "header:", 7) == 0) {
+        const struct http_header *hd = http_header_find(g->req, k + 7);
+        if (hd != NULL) {
+            *v = hd->value.p;
+            *vl = hd->value.len;
+            return 'h';
+        }
+    }
+    addr_format_host(&g->c->peer, ip, ADDR_TEXT_MAX);
+    *v = ip;
+    *vl = strlen(ip);
+    return 'i';
+}
+
 /* The key's hash: the limit's id, the kind of value and the value, so
  * that an address and a header holding the same text never meet. */
 static uint64_t
 limit_key(struct gw *g, const struct conf_rate_limit *rl)
 {
     uint64_t h = 0xcbf29ce484222325ULL;
-    const char *k = rl->key;
-    const char *v = NULL;
-    size_t vl = 0;
-    char kind = 'i';
+    const char *v;
+    size_t vl;
     char ip[ADDR_TEXT_MAX];
+    char kind = key_value(g, rl->key, &v, &vl, ip);
 
     h = mix(h, &rl->id, sizeof(rl->id));
-    if (strcmp(k, "consumer") == 0 && g->consumer_name[0]) {
-        kind = 'c';
-        v = g->consumer_name;
-        vl = strlen(v);
-    } else if (strncmp(k, "jwt:", 4) == 0 && g->jwt_sub[0]) {
-        kind = 'j';
-        v = g->jwt_sub;
-        vl = strlen(v);
-    } else if (strncmp(k, "header:", 7) == 0) {
-        const struct http_header *hd = http_header_find(g->req, k + 7);
-        if (hd != NULL) {
-            kind = 'h';
-            v = hd->value.p;
-            vl = hd->value.len;
-        }
-    }
-    if (v == NULL) {            /* ip, or a value the request lacks */
-        addr_format_host(&g->c->peer, ip, sizeof(ip));
-        v = ip;
-        vl = strlen(ip);
-    }
     h = mix(h, &kind, 1);
     h = mix(h, v, vl);
     /* FNV's low bits are weak for a modulo: finish with a mixer. */
@@ -121,9 +131,58 @@ gw_rate_limit(struct gw *g)
     return 0;
 }
 
+/* One quota: the key's hash (stable from run to run: it is in the state
+ * file) and its label "ident kind:value". */
+static int
+one_quota(struct gw *g, const struct conf_quota *qc, const struct quota_now *q)
+{
+    const char *v;
+    size_t vl;
+    char ip[ADDR_TEXT_MAX], label[SHM_QUOTA_LABEL];
+    char kind = key_value(g, qc->key, &v, &vl, ip);
+    uint64_t h = 0xcbf29ce484222325ULL;
+
+    h = mix(h, &qc->id, sizeof(qc->id));
+    h = mix(h, &kind, 1);
+    h = mix(h, v, vl);
+    h = bal_mix(h);
+    static const char *const kinds[] = { "ip", "consumer", "header", "jwt" };
+    const char *kn = kind == 'c' ? kinds[1] : kind == 'h' ? kinds[2] :
+                     kind == 'j' ? kinds[3] : kinds[0];
+    snprintf(label, sizeof(label), "%s %s:%.*s", qc->ident, kn,
+             (int)(vl < sizeof(label) ? vl : sizeof(label)), v);
+    uint32_t period = quota_period(q, qc->per == QUOTA_MONTH);
+    struct quota_out o;
+    quota_take(g->w->args->shm, h, label, q, period, (uint64_t)qc->limit, &o);
+    if (o.allowed)
+        return 0;
+    int64_t left = quota_seconds_left(q, period);
+    gw_header(g, "Retry-After: %lld", (long long)left);
+    gw_header(g, "X-Quota-Limit: %lld", (long long)qc->limit);
+    gw_header(g, "X-Quota-Remaining: 0");
+    gw_header(g, "X-Quota-Reset: %lld", (long long)left);
+    return gw_refuse(g, 429, "quota", "quota exceeded",
+                     "quota %s (%lld per %s, key %s) exhausted", qc->ident,
+                     (long long)qc->limit,
+                     qc->per == QUOTA_MONTH ? "month" : "day", qc->key);
+}
+
 int
 gw_quota(struct gw *g)
 {
-    (void)g;
+    const struct conf_policies *p = &g->route->pol;
+
+    if (p->quota == NULL && p->nquotas == 0)
+        p = &g->l->pol;         /* the route's quotas replace the listener's */
+    if (p->quota == NULL && p->nquotas == 0)
+        return 0;
+    struct quota_now q;
+    quota_now_at(&q, time(NULL));
+    int st;
+    if (p->quota != NULL && (st = one_quota(g, p->quota, &q)) != 0)
+        return st;
+    for (size_t i = 0; i < p->nquotas; i++)
+        if ((st = one_quota(g, &p->quotas[i], &q)) != 0)
+            return st;
     return 0;
 }

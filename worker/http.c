@@ -570,8 +570,11 @@ handle_request(struct conn *c, struct http_request *req)
         return;
     }
     const struct conf_route *r = route_match(w, c->l, req, w->pathbuf, nlen);
-    if (r != NULL && c->rl != NULL && c->rl->active)
-        c->rl->route = r->name;
+    if (r != NULL) {
+        gw_count_request(w, r);
+        if (c->rl != NULL && c->rl->active)
+            c->rl->route = r->name;
+    }
     if (r != NULL && r->has_policies) {
         int st = gw_request(w->gw, c, req, r);
         if (st != 0) {

@@ -1,0 +1,335 @@
+/* quota: usage quotas per calendar day or month, in shared memory and a
+ * state file. */
+#include "quota.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define COUNT_MASK ((UINT64_C(1) << SHM_QUOTA_COUNT_BITS) - 1)
+#define STATE_MAGIC "# cerberus quota state 1"
+
+/* Days from 1970-01-01 to year-month-01 (proleptic Gregorian; month
+ * 1..12), after H. Hinnant's days_from_civil. */
+static int64_t
+days_from_civil(int64_t y, unsigned m)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    unsigned yoe = (unsigned)(y - era * 400);
+    unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5;
+    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + (int64_t)doe - 719468;
+}
+
+void
+quota_now_at(struct quota_now *q, time_t t)
+{
+    struct tm tm;
+
+    if (t < 0)
+        t = 0;
+    gmtime_r(&t, &tm);
+    q->t = t;
+    q->day = (uint32_t)(t / 86400) & (QUOTA_MONTH_BIT - 1);
+    q->month = ((uint32_t)((tm.tm_year - 70) * 12 + tm.tm_mon) &
+                (QUOTA_MONTH_BIT - 1)) | QUOTA_MONTH_BIT;
+}
+
+int64_t
+quota_seconds_left(const struct quota_now *q, uint32_t period)
+{
+    int64_t end;
+
+    if (period & QUOTA_MONTH_BIT) {
+        int64_t m = (int64_t)(period & (QUOTA_MONTH_BIT - 1)) + 1;
+        end = days_from_civil(1970 + m / 12, (unsigned)(m % 12) + 1) * 86400;
+    } else {
+        end = ((int64_t)period + 1) * 86400;
+    }
+    int64_t left = end - (int64_t)q->t;
+    return left > 0 ? left : 1;
+}
+
+bool
+quota_current(const struct quota_now *q, uint32_t period)
+{
+    return period == q->day || period == q->month;
+}
+
+/* The decision over one claimed entry: CAS the word until no one
+ * decided in between.  False when the entry changed hands meanwhile. */
+static bool
+decide(struct shm_quota_entry *e, uint64_t key, uint32_t period,
+       uint64_t limit, struct quota_out *o)
+{
+    uint64_t w = atomic_load_explicit(&e->word, memory_order_acquire);
+
+    for (;;) {
+        if (atomic_load_explicit(&e->key, memory_order_acquire) != key)
+            return false;
+        uint32_t wp = (uint32_t)(w >> SHM_QUOTA_COUNT_BITS);
+        uint64_t cnt = w & COUNT_MASK;
+        uint32_t p = period;
+        /* A new period starts from zero; a process that read the clock
+         * a moment later may already have counted in the next one, which
+         * then stands. */
+        if (wp != period) {
+            if ((wp & QUOTA_MONTH_BIT) == (period & QUOTA_MONTH_BIT) &&
+                wp > period)
+                p = wp;
+            else
+                cnt = 0;
+        }
+        if (cnt >= limit) {
+            o->allowed = false;
+            o->used = cnt;
+            return true;
+        }
+        uint64_t nw = (uint64_t)p << SHM_QUOTA_COUNT_BITS | (cnt + 1);
+        if (atomic_compare_exchange_weak_explicit(&e->word, &w, nw,
+                                                  memory_order_acq_rel,
+                                                  memory_order_acquire)) {
+            o->allowed = true;
+            o->used = cnt + 1;
+            return true;
+        }
+    }
+}
+
+static void
+set_label(struct shm_quota_entry *e, const char *label)
+{
+    atomic_store_explicit(&e->ready, 0, memory_order_relaxed);
+    size_t n = 0;
+    for (; label[n] && n + 1 < sizeof(e->label); n++) {
+        unsigned char ch = (unsigned char)label[n];
+        /* one line of the state file: no control characters */
+        e->label[n] = ch < ' ' || ch == 0x7f ? '?' : (char)ch;
+    }
+    e->label[n] = '\0';
+    atomic_store_explicit(&e->ready, 1, memory_order_release);
+}
+
+void
+quota_take(struct shm *s, uint64_t key, const char *label,
+           const struct quota_now *q, uint32_t period, uint64_t limit,
+           struct quota_out *o)
+{
+    uint64_t n = s->hdr->quota_entries;
+
+    if (key == 0)
+        key = 1;                /* 0 marks a free entry */
+    if (limit > COUNT_MASK)
+        limit = COUNT_MASK;
+    for (int tries = 0; tries < 4; tries++) {
+        uint64_t home = key % n;
+        struct shm_quota_entry *victim = NULL;
+        uint64_t victim_rank = UINT64_MAX, victim_key = 0;
+        for (unsigned i = 0; i < SHM_QUOTA_PROBE; i++) {
+            struct shm_quota_entry *e = &s->quota[(home + i) % n];
+            uint64_t k = atomic_load_explicit(&e->key, memory_order_acquire);
+            if (k == 0 &&
+                atomic_compare_exchange_strong(&e->key, &k, key)) {
+                /* A free entry's word may be an earlier owner's, of a
+                 * past period (read as zero) or current (a takeover in
+                 * flight): start it from nothing. */
+                atomic_store(&e->word, 0);
+                set_label(e, label);
+                if (decide(e, key, period, limit, o))
+                    return;
+                break;
+            }
+            if (k == key) {
+                if (decide(e, key, period, limit, o))
+                    return;
+                break;
+            }
+            uint64_t w = atomic_load_explicit(&e->word, memory_order_relaxed);
+            uint64_t rank = quota_current(q, (uint32_t)(w >> SHM_QUOTA_COUNT_BITS))
+                                ? 1 + (w & COUNT_MASK) : 0;
+            if (rank < victim_rank) {
+                victim = e;
+                victim_rank = rank;
+                victim_key = k;
+            }
+        }
+        if (victim == NULL)
+            continue;
+        /* Full: take over an entry of a past period, else the smallest
+         * current count, which starts again from zero (an eviction). */
+        if (!atomic_compare_exchange_strong(&victim->key, &victim_key, key))
+            continue;
+        if (victim_rank > 0)
+            atomic_fetch_add_explicit(&s->hdr->quota_evictions, 1,
+                                      memory_order_relaxed);
+        atomic_store(&victim->word, 0);
+        set_label(victim, label);
+        if (decide(victim, key, period, limit, o))
+            return;
+    }
+    /* Contended beyond reason: let it through uncounted. */
+    o->allowed = true;
+    o->used = 0;
+}
+
+long
+quota_save(const struct shm *s, const char *path, time_t now, char *err,
+           size_t cap)
+{
+    char tmp[4096];
+    struct quota_now q;
+    long count = 0;
+
+    quota_now_at(&q, now);
+    if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp)) {
+        snprintf(err, cap, "%s: path too long", path);
+        return -1;
+    }
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+    if (fd < 0) {
+        snprintf(err, cap, "%s: cannot create: %s", tmp, strerror(errno));
+        return -1;
+    }
+    FILE *f = fdopen(fd, "w");
+    if (f == NULL) {
+        snprintf(err, cap, "%s: %s", tmp, strerror(errno));
+        close(fd);
+        unlink(tmp);
+        return -1;
+    }
+    fprintf(f, "%s\n# key period count label\n", STATE_MAGIC);
+    for (uint64_t i = 0; i < s->hdr->quota_entries; i++) {
+        const struct shm_quota_entry *e = &s->quota[i];
+        uint64_t k = atomic_load_explicit(&e->key, memory_order_acquire);
+        if (k == 0 || !atomic_load_explicit(&e->ready, memory_order_acquire))
+            continue;
+        uint64_t w = atomic_load_explicit(&e->word, memory_order_acquire);
+        uint32_t p = (uint32_t)(w >> SHM_QUOTA_COUNT_BITS);
+        if ((w & COUNT_MASK) == 0 || !quota_current(&q, p))
+            continue;
+        char label[SHM_QUOTA_LABEL];
+        memcpy(label, e->label, sizeof(label));
+        label[sizeof(label) - 1] = '\0';
+        for (char *c = label; *c; c++)
+            if ((unsigned char)*c < ' ' || *c == 0x7f)
+                *c = '?';
+        fprintf(f, "%016" PRIx64 " %" PRIu32 " %" PRIu64 " %s\n", k, p,
+                w & COUNT_MASK, label);
+        count++;
+    }
+    if (fflush(f) != 0 || ferror(f) || fsync(fd) != 0) {
+        snprintf(err, cap, "%s: cannot write: %s", tmp, strerror(errno));
+        fclose(f);
+        unlink(tmp);
+        return -1;
+    }
+    if (fclose(f) != 0) {
+        snprintf(err, cap, "%s: cannot write: %s", tmp, strerror(errno));
+        unlink(tmp);
+        return -1;
+    }
+    if (rename(tmp, path) != 0) {
+        snprintf(err, cap, "%s: cannot rename to %s: %s", tmp, path,
+                 strerror(errno));
+        unlink(tmp);
+        return -1;
+    }
+    return count;
+}
+
+/* Puts a loaded entry in the table: its key's entry, or a free one of its
+ * probe sequence; false when there is none. */
+static bool
+load_one(struct shm *s, uint64_t key, uint32_t period, uint64_t cnt,
+         const char *label)
+{
+    uint64_t n = s->hdr->quota_entries, home = key % n;
+
+    for (unsigned i = 0; i < SHM_QUOTA_PROBE; i++) {
+        struct shm_quota_entry *e = &s->quota[(home + i) % n];
+        uint64_t k = atomic_load(&e->key);
+        if (k != 0 && k != key)
+            continue;
+        uint64_t w = atomic_load(&e->word);
+        if (k == key && (uint32_t)(w >> SHM_QUOTA_COUNT_BITS) == period &&
+            (w & COUNT_MASK) > cnt)
+            return true;        /* a line twice: the larger count stands */
+        atomic_store(&e->key, key);
+        atomic_store(&e->word, (uint64_t)period << SHM_QUOTA_COUNT_BITS | cnt);
+        set_label(e, label);
+        return true;
+    }
+    return false;
+}
+
+long
+quota_load(struct shm *s, const char *path, time_t now, size_t *bad,
+           char *err, size_t cap)
+{
+    struct quota_now q;
+    char line[512];
+    long count = 0;
+    unsigned lineno = 0;
+
+    *bad = 0;
+    quota_now_at(&q, now);
+    FILE *f = fopen(path, "re");
+    if (f == NULL) {
+        if (errno == ENOENT)
+            return 0;
+        snprintf(err, cap, "%s: cannot read: %s", path, strerror(errno));
+        return -1;
+    }
+    while (fgets(line, sizeof(line), f) != NULL) {
+        lineno++;
+        size_t len = strlen(line);
+        bool whole = len > 0 && line[len - 1] == '\n';
+        if (whole)
+            line[--len] = '\0';
+        else if (!feof(f)) {    /* longer than any line we write */
+            int ch;
+            while ((ch = fgetc(f)) != EOF && ch != '\n')
+                ;
+            (*bad)++;
+            continue;
+        }
+        if (lineno == 1) {
+            if (strcmp(line, STATE_MAGIC) != 0) {
+                snprintf(err, cap, "%s:1: not a cerberus quota state file",
+                         path);
+                fclose(f);
+                return -1;
+            }
+            continue;
+        }
+        if (line[0] == '#' || line[0] == '\0')
+            continue;
+        uint64_t key, cnt;
+        uint32_t period;
+        int off = 0;
+        if (sscanf(line, "%16" SCNx64 " %" SCNu32 " %" SCNu64 " %n", &key,
+                   &period, &cnt, &off) != 3 || off == 0 || key == 0 ||
+            cnt == 0 || cnt > COUNT_MASK || period > QUOTA_PERIOD_MASK) {
+            (*bad)++;
+            continue;
+        }
+        if (!quota_current(&q, period))
+            continue;           /* a past day or month: nothing to keep */
+        if (load_one(s, key, period, cnt, line + off))
+            count++;
+        else
+            (*bad)++;
+    }
+    bool failed = ferror(f);
+    fclose(f);
+    if (failed) {
+        snprintf(err, cap, "%s: cannot read: %s", path, strerror(errno));
+        return -1;
+    }
+    return count;
+}
