@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/random.h>
+#include <time.h>
 
 static size_t
 align64(size_t n)
@@ -236,6 +237,22 @@ shm_row_zero(struct shm *s, unsigned row)
                sizeof(struct shm_route_stats) * nr);
 }
 
+/* The time of a decision: the caller's, or (0) the clock read after the
+ * TAT was, so that it is never older than the time of whoever wrote that
+ * TAT (a process paused between reading the clock and deciding would
+ * otherwise judge a fresh TAT by a stale clock, and refuse wrongly when
+ * the burst tolerance is short). */
+static uint64_t
+rl_now(uint64_t now)
+{
+    struct timespec ts;
+
+    if (now != 0)
+        return now;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
 /* The decision over one claimed slot: CAS the TAT until no one decided
  * in between.  False if the slot changed hands meanwhile (evicted). */
 static bool
@@ -247,7 +264,7 @@ rl_decide(struct shm_rl_entry *e, uint64_t key, uint64_t now,
     for (;;) {
         if (atomic_load_explicit(&e->key, memory_order_acquire) != key)
             return false;
-        gcra_decide(tat, now, period, burst, o);
+        gcra_decide(tat, rl_now(now), period, burst, o);
         if (!o->allowed)
             return true;
         if (atomic_compare_exchange_weak_explicit(&e->tat, &tat, o->tat,
@@ -301,10 +318,11 @@ shm_rl_take(struct shm *s, uint64_t key, uint64_t now, uint64_t period,
          * (its key starts again from a full burst). */
         if (!atomic_compare_exchange_strong(&victim->key, &victim_key, key))
             continue;
-        if (victim_tat > now)
+        uint64_t t0 = rl_now(now);
+        if (victim_tat > t0)
             atomic_fetch_add_explicit(&s->hdr->rl_evictions, 1,
                                       memory_order_relaxed);
-        gcra_decide(0, now, period, burst, o);
+        gcra_decide(0, t0, period, burst, o);
         uint64_t t = victim_tat;
         if (atomic_compare_exchange_strong(&victim->tat, &t, o->tat))
             return;
@@ -313,5 +331,5 @@ shm_rl_take(struct shm *s, uint64_t key, uint64_t now, uint64_t period,
             return;
     }
     /* Contended beyond reason: decide without remembering. */
-    gcra_decide(0, now, period, burst, o);
+    gcra_decide(0, rl_now(now), period, burst, o);
 }

@@ -35,7 +35,7 @@ size_t shm_size_rl(unsigned max_servers, unsigned rows, uint64_t rl_entries);
 size_t shm_size_sized(const struct shm_sizes *z);
 
 /* One GCRA decision for `key` (a hash that names the limit too) at `now`
- * (CLOCK_MONOTONIC ns): the key's slot is found or claimed in its probe
+ * (CLOCK_MONOTONIC ns; 0: the clock, read after the key's TAT is): the key's slot is found or claimed in its probe
  * sequence, else the stalest entry there (smallest TAT) is taken over,
  * counted in rl_evictions when its TAT was still ahead of now.  The
  * decision itself is one CAS on the TAT, retried if another process

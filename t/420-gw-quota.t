@@ -22,6 +22,7 @@ my $conf = <<"EOF";
 workers = 2;
 state_dir = "%%DIR%%/state";
 quota_interval = "1s";
+admin = { address = "127.0.0.1:%%PORT:admin%%"; };
 consumers = (
   { name = "acme"; api_keys = [ "acme-key" ]; },
   { name = "globex"; api_keys = [ "globex-key" ]; }
@@ -83,6 +84,17 @@ is($no->{headers}{'x-quota-remaining'}, 0, 'X-Quota-Remaining: 0');
 is($c->{200}, 2, 'another consumer has its own count') or diag(explain($c));
 ($c) = counts('/q/x', 1);
 is($c->{401}, 1, 'authentication comes first: no key, 401, nothing counted');
+
+# ---- per-route counters in the admin API's /status -------------------------
+my $st = json_body(http_get($t->port('admin'), '/status')) || {};
+my ($orders) = grep { ($_->{name} // '') eq 'orders' } @{ $st->{routes} || [] };
+is($orders->{requests}, 10, '/status: route "orders" counts its 10 requests') or diag(explain($st->{routes}));
+is($orders->{refused}, 3, '3 refused by the gateway');
+is_deeply($orders->{refused_by}, { access => 0, auth => 1, rate_limit => 0, quota => 2, transform => 0 },
+          'by policy: 1 auth, 2 quota') or diag(explain($orders));
+is($orders->{pool}, 'p', 'with its pool');
+is($st->{gateway}{quota_table}, 16384, 'the quota table\'s size (default)');
+is($st->{gateway}{quota_evictions}, 0, 'no evictions');
 
 # ---- written every quota_interval ---------------------------------------------
 ok(wait_for(sub { slurp($state) =~ /^[0-9a-f]{16} \d+ 5 route:orders consumer:acme$/m }, 10),

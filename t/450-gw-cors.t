@@ -75,6 +75,12 @@ for my $i (1 .. 3) {
 is($r->{headers}{'access-control-allow-origin'}, 'https://app.example', '  with its CORS headers');
 $r = Cerb::http_get($P, '/keyed/x', Origin => 'https://app.example');
 is($r->{status}, 401, 'the actual request without a key: 401');
+is($r->{headers}{'access-control-allow-origin'}, 'https://app.example',
+   '  with Access-Control-Allow-Origin, so the page can read the 401');
+like($r->{headers}{vary} // '', qr/Origin/, '  and Vary: Origin');
+my $r401 = Cerb::http_get($P, '/keyed/x', Origin => 'https://evil.example');
+is($r401->{status}, 401, 'from a disallowed origin: 401 too');
+ok(!exists $r401->{headers}{'access-control-allow-origin'}, '  without any CORS header');
 $r = Cerb::http_get($P, '/keyed/x', Origin => 'https://app.example', 'X-Api-Key' => 'secret-key-1');
 is($r->{status}, 200, 'with the key: 200 (the preflights used none of its limit)');
 

@@ -98,6 +98,24 @@ test_table(void)
        (unsigned long long)atomic_load(&s.hdr->rl_evictions));
     shm_rl_take(&s, 999999, now, S, 5, &o);
     ok(o.allowed && o.remaining == 5, "a new key still gets a full burst");
+    /* now = 0: the clock is read after the TAT, so processes that race on
+     * a limit far above their pace (1e9/s, burst 1e6: 1 ms of tolerance)
+     * are never refused, however they are scheduled. */
+    for (int c = 0; c < 4; c++) {
+        pid_t pid = fork();
+        if (pid == 0) {
+            int refused = 0;
+            for (int i = 0; i < 20000; i++) {
+                shm_rl_take(&s, 77, 0, 1, 1000000, &o);
+                refused += !o.allowed;
+            }
+            _exit(refused > 255 ? 255 : refused);
+        }
+    }
+    int refused = 0;
+    while (wait(&st) > 0)
+        refused += WEXITSTATUS(st);
+    is_int(refused, 0, "4 processes far under a short-tolerance limit: none refused");
     shm_destroy(&s);
 }
 
