@@ -170,26 +170,6 @@ check_name(struct conf_ctx *ctx, const struct conf_src *src, const char *where,
                    key, name);
 }
 
-/* Does s use a variable other than $consumer (the only one a response
- * knows)? */
-static bool
-request_variable(const char *s)
-{
-    static const char *const names[] = {
-        "remote_addr", "request_id", "jwt_sub", "host", NULL
-    };
-    for (const char *d = strchr(s, '$'); d != NULL; d = strchr(d + 1, '$'))
-        for (size_t i = 0; names[i]; i++) {
-            size_t l = strlen(names[i]);
-            char nx = d[1 + l];
-            if (strncmp(d + 1, names[i], l) == 0 &&
-                !((nx >= 'a' && nx <= 'z') || nx == '_' ||
-                  (nx >= '0' && nx <= '9')))
-                return true;
-        }
-    return false;
-}
-
 static void
 check_headers(struct conf_ctx *ctx, const struct conf_headers *h,
               const char *where, bool request)
@@ -200,16 +180,10 @@ check_headers(struct conf_ctx *ctx, const struct conf_headers *h,
     for (size_t i = 0; i < h->nset; i++) {
         snprintf(key, sizeof(key), "%s.set", side);
         check_name(ctx, &h->src, where, key, h->set[i].name, request);
-        if (!request && request_variable(h->set[i].value))
-            conf_error(ctx, &h->src, "%s: %s: only $consumer can be used in "
-                       "a response header", where, key);
     }
     for (size_t i = 0; i < h->nadd; i++) {
         snprintf(key, sizeof(key), "%s.add", side);
         check_name(ctx, &h->src, where, key, h->add[i].name, request);
-        if (!request && request_variable(h->add[i].value))
-            conf_error(ctx, &h->src, "%s: %s: only $consumer can be used in "
-                       "a response header", where, key);
     }
     for (size_t i = 0; i < h->nremove; i++) {
         snprintf(key, sizeof(key), "%s.remove", side);
@@ -220,8 +194,6 @@ check_headers(struct conf_ctx *ctx, const struct conf_headers *h,
         check_name(ctx, &h->src, where, key, h->rename[i].name, request);
         check_name(ctx, &h->src, where, key, h->rename[i].value, request);
     }
-    if (!request && h->nrename > 0)
-        conf_unsupported(ctx, &h->src, where, "response_headers.rename");
 }
 
 static void

@@ -23,8 +23,10 @@ routes = (
                         add = { X-Add = "one"; };
                         remove = [ "X-Remove" ];
                         rename = { X-Old = "X-New"; }; };
-    response_headers = { set = { X-Resp = "set"; }; add = { X-Who = "c=\$consumer"; };
-                         remove = [ "X-Drop" ]; }; },
+    response_headers = { set = { X-Resp = "set"; X-Rid-Back = "\$request_id";
+                                 X-Seen = "ip=\$remote_addr host=\$host sub=\$jwt_sub"; };
+                         add = { X-Who = "c=\$consumer"; };
+                         remove = [ "X-Drop" ]; rename = { X-Upstream = "X-Renamed"; }; }; },
   { path_prefix = "/old/"; pool = "a";
     rewrite = { pattern = "^/old/(?<rest>.*)\$"; replace = "/new/\${rest}"; }; },
   { path_regex = "^/item/"; pool = "a";
@@ -63,6 +65,17 @@ is($r->{headers}{'x-resp'}, 'set', 'response set');
 is($r->{headers}{'x-who'}, 'c=', 'response add, $consumer empty without auth');
 is($r->{headers}{'x-frame-options'}, undef, "the route's response_headers replace the listener's");
 
+is($r->{headers}{'x-rid-back'}, $r->{headers}{'x-request-id'},
+   'response set with $request_id: the id the response carries');
+is_deeply($h->{'x-rid'}, [$r->{headers}{'x-request-id'}], '  and the one sent upstream');
+like($r->{headers}{'x-seen'}, qr/^ip=127\.0\.0\.1 host=api\.example sub=$/,
+     'response variables: $remote_addr, $host, an empty $jwt_sub');
+
+$r = Cerb::http_get($P, '/h/x?header=X-Upstream:first&header=X-Upstream:second');
+ok(!exists $r->{headers}{'x-upstream'}, 'response rename drops the old name');
+is($r->{headers}{'x-renamed'}, 'first, second', '  and keeps every value under the new one')
+    or diag(explain($r->{headers}));
+
 $r = Cerb::http_get($P, '/h/x?header=X-Drop:1&header=X-Resp:origin');
 ok(!exists $r->{headers}{'x-drop'}, "response remove drops the origin's header");
 is($r->{headers}{'x-resp'}, 'set', "response set replaces the origin's value");
@@ -94,7 +107,7 @@ pools = ( { name = "a"; servers = ( { address = "127.0.0.1:$A"; } ); } );
 routes = (
   { path_prefix = "/"; pool = "a";
     request_headers = { set = { Content-Length = "1"; }; remove = [ "bad name" ]; };
-    response_headers = { set = { X-A = "\$remote_addr"; }; rename = { X-B = "X-C"; }; };
+    response_headers = { rename = { X-B = "Transfer-Encoding"; }; };
     rewrite = { pattern = "^/(a)(?<n>b)"; replace = "/\$3/\${m}/\$x"; };
     query = { remove = [ "a&b" ]; }; }
 );
@@ -104,9 +117,8 @@ is($rc, 1, 'bad transformations fail check');
 my $at = qr/\Q$f\E:\d+: routes\[0\]: /;
 like($err, qr/${at}request_headers\.set: the Content-Length header cannot be changed/, 'a framing header');
 like($err, qr/${at}request_headers\.remove: "bad name" is not a valid header name/, 'a bad header name');
-like($err, qr/${at}response_headers\.set: only \$consumer can be used in a response header/,
-     'a request variable in a response header');
-like($err, qr/${at}response_headers\.rename is not supported in this release/, 'response rename refused');
+like($err, qr/${at}response_headers\.rename: the Transfer-Encoding header cannot be changed/,
+     'a response rename to a framing header');
 like($err, qr/${at}rewrite\.replace: \$3: the pattern has 2 groups/, 'a group past the pattern\'s');
 like($err, qr/${at}rewrite\.replace: the pattern has no group named "m"/, 'an unknown named group');
 like($err, qr/${at}rewrite\.replace: a "\$" must be followed by 1-9, \{name\} or \$/, 'a stray $');

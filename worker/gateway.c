@@ -269,7 +269,11 @@ gw_request(struct gw *g, struct conn *c, const struct http_request *req,
         count_answer(g);
         return 500;
     }
-    snprintf(g->keep.consumer, sizeof(g->keep.consumer), "%s",
-             g->consumer_name);
+    if (!gw_response_vars(g)) {
+        gw_refuse(g, 500, "transform", "internal",
+                  "the response's header values do not fit");
+        count_answer(g);
+        return 500;
+    }
     return 0;
 }

@@ -12,6 +12,7 @@
 
 #include "conf-gw.h"
 #include "http_parse.h"
+#include "http_resp.h"
 #include "shm-t.h"
 
 struct conn;
@@ -39,7 +40,9 @@ struct gw_keep {
     const struct conf_cors *cors;
     const struct conf_headers *response_headers;
     char origin[256];           /* the request's Origin, when CORS allows it */
-    char consumer[64];
+    char rvals[384];            /* response_headers set/add values holding a
+                                 * $variable, expanded at request time, in
+                                 * order, each ended by a NUL */
     char ratelimit[80];         /* "limit\nremaining\nreset" of the tightest
                                  * rate limit, or empty */
 };
@@ -111,7 +114,11 @@ int gw_transform(struct gw *g);
  * browser's script can read it: as on a proxied response. */
 void gw_cors_refusal(struct gw *g);
 /* Response side, for a proxied response: header changes and CORS. */
-void gw_response(const struct gw_keep *k, struct gw_edit *e);
+void gw_response(const struct gw_keep *k, const struct http_response *resp,
+                 struct gw_edit *e);
+/* The request-time part of the response's changes (the variables):
+ * false when they do not fit. */
+bool gw_response_vars(struct gw *g);
 
 /* The route counters in shared memory (shm_route_stats), summed over
  * the workers in /status: requests that matched route r, and answers of

@@ -422,33 +422,31 @@ gw_transform(struct gw *g)
 
 /* A response header value: $consumer is the only variable a response
  * knows (the config refuses the others there). */
-static size_t
-expand_consumer(const struct gw_keep *k, const char *s, char *out, size_t cap)
+bool
+gw_response_vars(struct gw *g)
 {
+    const struct conf_headers *h = g->keep.response_headers;
     size_t o = 0;
-    const size_t l = sizeof("$consumer") - 1;
 
-    while (*s && o + 1 < cap) {
-        char nx = s[0] == '$' ? s[l] : 0;
-        if (strncmp(s, "$consumer", l) == 0 &&
-            !((nx >= 'a' && nx <= 'z') || nx == '_' ||
-              (nx >= '0' && nx <= '9'))) {
-            size_t vl = strlen(k->consumer);
-            if (vl > cap - 1 - o)
-                vl = cap - 1 - o;
-            memcpy(out + o, k->consumer, vl);
-            o += vl;
-            s += l;
-        } else {
-            out[o++] = *s++;
-        }
+    g->keep.rvals[0] = '\0';
+    if (h == NULL)
+        return true;
+    for (size_t i = 0; i < h->nset + h->nadd; i++) {
+        const char *v = i < h->nset ? h->set[i].value : h->add[i - h->nset].value;
+        if (strchr(v, '$') == NULL)
+            continue;
+        size_t room = sizeof(g->keep.rvals) - o;
+        size_t n = gw_expand(g, v, g->keep.rvals + o, room);
+        if (n + 1 >= room)
+            return false;
+        o += n + 1;
     }
-    out[o] = '\0';
-    return o;
+    return true;
 }
 
 void
-gw_response(const struct gw_keep *k, struct gw_edit *e)
+gw_response(const struct gw_keep *k, const struct http_response *resp,
+            struct gw_edit *e)
 {
     const struct conf_headers *h = k->response_headers;
     char v[1024];
@@ -493,15 +491,27 @@ gw_response(const struct gw_keep *k, struct gw_edit *e)
     }
     if (h == NULL)
         return;
+    /* remove, rename, set, add: as on the request */
     for (size_t i = 0; i < h->nremove; i++)
         gw_edit_drop(e, h->remove[i], strlen(h->remove[i]));
-    for (size_t i = 0; i < h->nset; i++) {
-        gw_edit_drop(e, h->set[i].name, strlen(h->set[i].name));
-        size_t n = expand_consumer(k, h->set[i].value, v, sizeof(v));
-        gw_edit_add(e, h->set[i].name, v, n);
+    for (size_t i = 0; i < h->nrename; i++) {
+        const char *from = h->rename[i].name;
+        for (size_t k2 = 0; k2 < resp->nheaders; k2++)
+            if (http_str_ieq(resp->headers[k2].name, from))
+                gw_edit_add(e, h->rename[i].value, resp->headers[k2].value.p,
+                            resp->headers[k2].value.len);
+        gw_edit_drop(e, from, strlen(from));
     }
-    for (size_t i = 0; i < h->nadd; i++) {
-        size_t n = expand_consumer(k, h->add[i].value, v, sizeof(v));
-        gw_edit_add(e, h->add[i].name, v, n);
+    const char *rv = k->rvals;
+    for (size_t i = 0; i < h->nset + h->nadd; i++) {
+        const struct conf_kv *kv = i < h->nset ? &h->set[i] : &h->add[i - h->nset];
+        const char *val = kv->value;
+        if (strchr(val, '$') != NULL) {
+            val = rv;
+            rv += strlen(rv) + 1;
+        }
+        if (i < h->nset)
+            gw_edit_drop(e, kv->name, strlen(kv->name));
+        gw_edit_add(e, kv->name, val, strlen(val));
     }
 }

@@ -498,7 +498,7 @@ build_response_head(struct conn *c, const struct http_response *resp)
         redit = &c->w->gw->up;
         redit->ndrop = redit->nadd = redit->slen = 0;
         redit->over = false;
-        gw_response(&p->gw, redit);
+        gw_response(&p->gw, resp, redit);
     }
     p->rhead_len = p->rhead_off = 0;
     snprintf(line, sizeof(line), "HTTP/1.1 %d ", resp->status);
