@@ -25,6 +25,7 @@ close $k;
 my $conf = slurp("$src/etc/examples/gateway.conf");
 $conf =~ s{"/run/cerberus\.pid"}{"$d/ex/c.pid"};
 $conf =~ s{/var/log/cerberus}{$d/ex}g;
+$conf =~ s{/var/lib/cerberus}{$d/ex/state}g;
 $conf =~ s/^(user|group) = .*$//mg;
 open my $f, '>', "$d/ex/gateway.conf" or die $!;
 print $f $conf;
