@@ -33,9 +33,15 @@ struct gw_users {
 };
 
 /* auth.jwt (conf_jwt.compiled). */
+struct jwt_cache;
 struct gw_jwt {
     struct jwt_keyset ks;
     struct jwt_rules rules;
+    /* The worker's cache of verified tokens (auth.jwt.cache): made by the
+     * worker on first use after the fork, freed by gw_free; always NULL
+     * in the master. */
+    struct jwt_cache *cache;
+    bool cache_failed;          /* could not be made: verify every time */
 };
 
 /* The SHA-256 of key[0..len) into digest; 0 or -1. */

@@ -7,8 +7,10 @@
 
 #include "access_log.h"
 #include "addr.h"
+#include "conf-gw-auth.h"
 #include "gateway.h"
 #include "http.h"
+#include "jwt_cache.h"
 #include "shm.h"
 
 int
@@ -169,6 +171,19 @@ gw_init(struct worker *w)
 void
 gw_free(struct worker *w)
 {
+    /* The JWT caches this worker made (worker/gw_auth.c). */
+    const struct conf *c = w->conf;
+    size_t nl = c != NULL ? c->nlisteners : 0;
+    for (size_t i = 0; c != NULL && i < nl + c->nroutes; i++) {
+        const struct conf_policies *pol =
+            i < nl ? &c->listeners[i].pol : &c->routes[i - nl].pol;
+        struct gw_jwt *j = pol->auth != NULL && pol->auth->jwt != NULL
+                               ? pol->auth->jwt->compiled : NULL;
+        if (j != NULL) {
+            jwt_cache_free(j->cache);
+            j->cache = NULL;
+        }
+    }
     free(w->gw);
     w->gw = NULL;
 }

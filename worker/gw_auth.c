@@ -1,5 +1,6 @@
 /* gw_auth: consumers and authentication (api_key, jwt, basic). */
 #include <crypt.h>
+#include <errno.h>
 #include <stdio.h>
 #include <time.h>
 #include <string.h>
@@ -12,6 +13,8 @@
 #include "conf.h"
 #include "gateway.h"
 #include "http.h"
+#include "jwt_cache.h"
+#include "log.h"
 
 enum { AUTH_OK, AUTH_NONE, AUTH_BAD, AUTH_FORBIDDEN };
 
@@ -172,11 +175,143 @@ claim_text(const json_t *v, char *out, size_t cap)
     return true;
 }
 
+/* The client a token's sub names, when it is a plain name: $jwt_sub and
+ * the consumer of that name (X-Consumer). */
+static void
+subject(struct gw *g, const char *sub)
+{
+    snprintf(g->jwt_sub, sizeof(g->jwt_sub), "%s", sub);
+    size_t sl = strlen(sub);
+    bool plain = sl > 0 && sl < sizeof(g->consumer_name);
+    for (size_t i = 0; i < sl && plain; i++)
+        plain = (unsigned char)sub[i] > ' ' && (unsigned char)sub[i] < 0x7f;
+    if (!plain) {
+        g->jwt_sub[0] = '\0';
+        return;
+    }
+    const struct conf *conf = g->w->conf;
+    const struct conf_consumer *cs = NULL;
+    for (size_t i = 0; i < conf->nconsumers && cs == NULL; i++)
+        if (strcmp(conf->consumers[i].name, sub) == 0)
+            cs = &conf->consumers[i];
+    identified(g, cs, sub);
+}
+
+/* What a verified token gave the request, kept in the worker's cache so
+ * that the same token replays it without a signature check: [length of
+ * the plain sub, 0 if none][sub], then for each forwarded claim in order
+ * [2-byte length, or NOCLAIM][header value]. */
+#define NOCLAIM 0xffff
+
+struct jwt_out {
+    unsigned char b[JWT_CACHE_BLOB];
+    size_t n;
+    bool fits;                  /* else the token is not cached */
+};
+
+static void
+out_add(struct jwt_out *o, const void *p, size_t len)
+{
+    if (!o->fits || len > sizeof(o->b) - o->n) {
+        o->fits = false;
+        return;
+    }
+    memcpy(o->b + o->n, p, len);
+    o->n += len;
+}
+
+static void
+out_len(struct jwt_out *o, size_t len)
+{
+    unsigned char l[2] = { (unsigned char)(len >> 8), (unsigned char)len };
+    out_add(o, l, sizeof(l));
+}
+
+/* Checks the recorded outputs b[0..n) of block j (apply false), or makes
+ * the request as the verification did (apply true); false if malformed. */
+static bool
+replay(struct gw *g, const struct conf_jwt *j, const unsigned char *b,
+       size_t n, bool apply)
+{
+    size_t at = 0;
+
+    if (n < 1 || b[0] >= sizeof(g->consumer_name) || n - 1 < b[0])
+        return false;
+    if (b[0] > 0 && apply) {
+        char sub[sizeof(g->consumer_name)];
+        memcpy(sub, b + 1, b[0]);
+        sub[b[0]] = '\0';
+        subject(g, sub);
+    }
+    at = 1 + (size_t)b[0];
+    for (size_t i = 0; i < j->nforward_claims; i++) {
+        if (n - at < 2)
+            return false;
+        size_t len = (size_t)b[at] << 8 | b[at + 1];
+        at += 2;
+        if (len == NOCLAIM)
+            continue;
+        if (n - at < len)
+            return false;
+        if (apply)
+            gw_edit_add(&g->up, j->forward_claims[i].value,
+                        (const char *)b + at, len);
+        at += len;
+    }
+    return at == n;
+}
+
+/* A time claim as jwt_check reads it (lib/jwt.c, time_claim): true with
+ * *t when present; the token passed jwt_check, so it is a number. */
+static bool
+time_of(const json_t *claims, const char *name, int64_t *t)
+{
+    json_t *v = json_object_get(claims, name);
+    double d = json_number_value(v);
+
+    if (!json_is_number(v) || d != d)
+        return false;
+    *t = d > 1e15 ? (int64_t)1e15 : d < -1e15 ? (int64_t)-1e15 : (int64_t)d;
+    return true;
+}
+
+/* Until when a token that passed jwt_check at now may come from the
+ * cache: exp plus the leeway, the instant jwt_check stops accepting it
+ * (now >= exp + leeway), or a minute for a token without exp; false for
+ * a token whose nbf is still ahead (accepted within the leeway). */
+static bool
+cache_until(const json_t *claims, int64_t leeway, int64_t now,
+            int64_t *until)
+{
+    int64_t t;
+
+    if (time_of(claims, "nbf", &t) && t > now)
+        return false;
+    *until = time_of(claims, "exp", &t) ? t + leeway : now + 60;
+    return true;
+}
+
+/* Block j's cache in this worker, made on first use (NULL: none). */
+static struct jwt_cache *
+worker_cache(const struct conf_jwt *j, struct gw_jwt *c)
+{
+    if (c->cache != NULL || c->cache_failed || j->cache <= 0)
+        return c->cache;
+    c->cache = jwt_cache_new((size_t)j->cache);
+    if (c->cache == NULL) {
+        c->cache_failed = true;
+        log_error("%s:%d: auth.jwt: no cache of %lld tokens: %s; every "
+                  "token is verified", j->src.file, j->src.line,
+                  (long long)j->cache, strerror(errno));
+    }
+    return c->cache;
+}
+
 static int
 jwt(struct gw *g, const struct conf_jwt *j, const char **why, char *whybuf,
     size_t cap)
 {
-    const struct gw_jwt *c = j->compiled;
+    struct gw_jwt *c = j->compiled;
     const struct http_header *h = http_header_find(g->req, j->header);
     struct http_str tok = { NULL, 0 };
 
@@ -207,39 +342,50 @@ jwt(struct gw *g, const struct conf_jwt *j, const char **why, char *whybuf,
         *why = "no bearer token";
         return AUTH_NONE;
     }
+    int64_t now = (int64_t)time(NULL);
+    /* A token verified before, still in time: what it gave, again.  The
+     * outputs depend only on the token's bytes, this block and now. */
+    struct jwt_cache *cache = worker_cache(j, c);
+    unsigned char d[JWT_CACHE_DIGEST];
+    bool keyed = jwt_cache_digest(cache, tok.p, tok.len, d) == 0;
+    const void *kept;
+    size_t klen;
+    if (keyed && jwt_cache_get(cache, d, now, &kept, &klen) == 0 &&
+        replay(g, j, kept, klen, false)) {
+        replay(g, j, kept, klen, true);
+        return AUTH_OK;
+    }
     json_t *claims = NULL;
     if (jwt_verify(&c->ks, tok.p, tok.len, &claims, why) != JWT_OK)
         return AUTH_BAD;
-    int st = jwt_check(claims, &c->rules, (int64_t)time(NULL), whybuf, cap);
+    int st = jwt_check(claims, &c->rules, now, whybuf, cap);
     if (st != JWT_OK) {
         json_decref(claims);
         *why = whybuf;
         return st == JWT_FORBIDDEN ? AUTH_FORBIDDEN : AUTH_BAD;
     }
+    struct jwt_out out = { .n = 0, .fits = keyed };
     const char *sub = json_string_value(json_object_get(claims, "sub"));
-    if (sub != NULL) {
-        snprintf(g->jwt_sub, sizeof(g->jwt_sub), "%s", sub);
-        size_t sl = strlen(sub);
-        bool plain = sl > 0 && sl < sizeof(g->consumer_name);
-        for (size_t i = 0; i < sl && plain; i++)
-            plain = (unsigned char)sub[i] > ' ' && (unsigned char)sub[i] < 0x7f;
-        if (!plain)
-            g->jwt_sub[0] = '\0';
-        else {
-            const struct conf *conf = g->w->conf;
-            const struct conf_consumer *cs = NULL;
-            for (size_t i = 0; i < conf->nconsumers && cs == NULL; i++)
-                if (strcmp(conf->consumers[i].name, sub) == 0)
-                    cs = &conf->consumers[i];
-            identified(g, cs, sub);
-        }
-    }
+    if (sub != NULL)
+        subject(g, sub);
+    unsigned char sl = (unsigned char)strlen(g->jwt_sub);  /* < 64 */
+    out_add(&out, &sl, 1);
+    out_add(&out, g->jwt_sub, sl);
     char val[512];
     for (size_t i = 0; i < j->nforward_claims; i++) {
         json_t *v = json_object_get(claims, j->forward_claims[i].name);
-        if (v != NULL && claim_text(v, val, sizeof(val)))
-            gw_edit_add(&g->up, j->forward_claims[i].value, val, strlen(val));
+        if (v != NULL && claim_text(v, val, sizeof(val))) {
+            size_t vl = strlen(val);
+            gw_edit_add(&g->up, j->forward_claims[i].value, val, vl);
+            out_len(&out, vl);
+            out_add(&out, val, vl);
+        } else {
+            out_len(&out, NOCLAIM);
+        }
     }
+    int64_t until;
+    if (out.fits && cache_until(claims, c->rules.leeway, now, &until))
+        (void)jwt_cache_put(cache, d, now, until, out.b, out.n);
     json_decref(claims);
     return AUTH_OK;
 }
