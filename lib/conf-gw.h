@@ -82,6 +82,8 @@ struct conf_rate_limit {
     int64_t count;
     int64_t per_ns;
     uint32_t id;                /* distinguishes limits in the shared table */
+    int claim;                  /* jwt:CLAIM other than sub: its index in
+                                 * conf->key_claims, else -1 */
 };
 
 struct conf_quota {
@@ -94,7 +96,13 @@ struct conf_quota {
     char ident[64];             /* the name, else the place's: names the
                                  * counts in the state file */
     uint64_t id;                /* hash of ident, in every key's hash */
+    int claim;                  /* as a rate limit's */
 };
+
+/* Claims other than sub that rate limits and quotas count by (jwt:CLAIM):
+ * the JWT module hands their values over. */
+#define GW_KEY_CLAIMS 8
+#define GW_CLAIM_MAX 128        /* longest value counted by, + 1 */
 enum { QUOTA_DAY, QUOTA_MONTH };
 
 /* ---- access, transformations, CORS (conf_gw_http.c) ---- */

@@ -269,6 +269,8 @@ struct conf {
     int64_t quota_interval;     /* ms between writes of the quota state */
     int64_t quota_table;        /* entries of the shared quota table */
     bool has_quotas;            /* some place sets a quota */
+    char *key_claims[8];        /* GW_KEY_CLAIMS: jwt:CLAIM keys' claims */
+    size_t nkey_claims;
     char **cert_headers;        /* client-certificate headers: only cerberus
                                  * sets them, on every listener */
     size_t ncert_headers;

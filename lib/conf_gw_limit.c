@@ -59,9 +59,10 @@ fnv32(const char *a, const char *b)
 
 /* key = ip | consumer | header:NAME | jwt:CLAIM, for limits and quotas. */
 static bool
-key_check(struct conf_ctx *ctx, const struct conf_src *src, const char *where,
-          const char *k)
+key_check(struct conf_ctx *ctx, struct conf *c, const struct conf_src *src,
+          const char *where, const char *k, int *claim)
 {
+    *claim = -1;
     if (strcmp(k, "ip") == 0 || strcmp(k, "consumer") == 0)
         return true;
     if (strncmp(k, "header:", 7) == 0 && k[7] != '\0') {
@@ -75,12 +76,21 @@ key_check(struct conf_ctx *ctx, const struct conf_src *src, const char *where,
         return true;
     }
     if (strncmp(k, "jwt:", 4) == 0 && k[4] != '\0') {
-        /* The auth module hands over the subject only. */
-        if (strcmp(k + 4, "sub") != 0) {
-            conf_error(ctx, src, "%s: key: jwt:%s: only jwt:sub is "
-                       "supported in this release", where, k + 4);
+        if (strcmp(k + 4, "sub") == 0)
+            return true;        /* the subject: always handed over */
+        for (size_t i = 0; i < c->nkey_claims; i++)
+            if (strcmp(c->key_claims[i], k + 4) == 0) {
+                *claim = (int)i;
+                return true;
+            }
+        if (c->nkey_claims == GW_KEY_CLAIMS) {
+            conf_error(ctx, src, "%s: key: jwt:%s: rate limits and quotas "
+                       "may count by %d claims besides sub at most", where,
+                       k + 4, GW_KEY_CLAIMS);
             return false;
         }
+        *claim = (int)c->nkey_claims;
+        c->key_claims[c->nkey_claims++] = (char *)(k + 4);
         return true;
     }
     conf_error(ctx, src, "%s: key: \"%s\" is not ip, consumer, "
@@ -90,8 +100,8 @@ key_check(struct conf_ctx *ctx, const struct conf_src *src, const char *where,
 
 /* rate = "N/s", "N/m", "N/h" or "N/d"; key as the man page lists. */
 static void
-rate_limit_compile(struct conf_ctx *ctx, struct conf_rate_limit *rl,
-                   const char *where)
+rate_limit_compile(struct conf_ctx *ctx, struct conf *c,
+                   struct conf_rate_limit *rl, const char *where)
 {
     const struct conf_src *src = &rl->src;
     char *end;
@@ -119,7 +129,7 @@ rate_limit_compile(struct conf_ctx *ctx, struct conf_rate_limit *rl,
                    "years", where, (long long)rl->burst, rl->rate);
         return;
     }
-    if (!key_check(ctx, src, where, rl->key))
+    if (!key_check(ctx, c, src, where, rl->key, &rl->claim))
         return;
     /* A named limit is one bucket wherever it is used; an unnamed one
      * belongs to its place in the file. */
@@ -139,10 +149,10 @@ fnv64(const char *s)
 }
 
 static void
-quota_compile(struct conf_ctx *ctx, struct conf_quota *q, const char *where,
-              const char *place)
+quota_compile(struct conf_ctx *ctx, struct conf *c, struct conf_quota *q,
+              const char *where, const char *place)
 {
-    if (!key_check(ctx, &q->src, where, q->key))
+    if (!key_check(ctx, c, &q->src, where, q->key, &q->claim))
         return;
     /* Its usage belongs to its name, else to its place: a named quota is
      * one count wherever it is used, and survives edits of the file. */
@@ -161,28 +171,28 @@ quota_compile(struct conf_ctx *ctx, struct conf_quota *q, const char *where,
 }
 
 static void
-compile_all(struct conf_ctx *ctx, struct conf_policies *p, const char *where,
-            const char *place)
+compile_all(struct conf_ctx *ctx, struct conf *c, struct conf_policies *p,
+            const char *where, const char *place)
 {
     char w[128];
 
     if (p->rate_limit != NULL) {
         snprintf(w, sizeof(w), "%s.rate_limit", where);
-        rate_limit_compile(ctx, p->rate_limit, w);
+        rate_limit_compile(ctx, c, p->rate_limit, w);
     }
     for (size_t j = 0; j < p->nrate_limits; j++) {
         snprintf(w, sizeof(w), "%s.rate_limits[%zu]", where, j);
-        rate_limit_compile(ctx, &p->rate_limits[j], w);
+        rate_limit_compile(ctx, c, &p->rate_limits[j], w);
     }
     if (p->quota != NULL) {
         snprintf(w, sizeof(w), "%s.quota", where);
-        quota_compile(ctx, p->quota, w, place);
+        quota_compile(ctx, c, p->quota, w, place);
     }
     for (size_t j = 0; j < p->nquotas; j++) {
         char pl[128];
         snprintf(w, sizeof(w), "%s.quotas[%zu]", where, j);
         snprintf(pl, sizeof(pl), "%s#%zu", place, j + 1);
-        quota_compile(ctx, &p->quotas[j], w, pl);
+        quota_compile(ctx, c, &p->quotas[j], w, pl);
     }
 }
 
@@ -274,7 +284,7 @@ gw_conf_limit(struct conf_ctx *ctx, struct conf *c)
                      pl.listener != NULL ? "listener" : "route", nm);
         else
             snprintf(place, sizeof(place), "%s", where);
-        compile_all(ctx, p, where, place);
+        compile_all(ctx, c, p, where, place);
         if (pl.listener != NULL && pl.listener->protocol == PROTO_TCP &&
             (p->rate_limit != NULL || p->nrate_limits > 0 ||
              p->quota != NULL || p->nquotas > 0))

@@ -50,8 +50,13 @@ routes = (
   { name = "a"; path_prefix = "/a/"; pool = "p"; @{[ $jwt->('a', '') ]} },
   { name = "b"; path_prefix = "/b/"; pool = "p"; @{[ $jwt->('b', 'cache = 100;') ]} },
   { name = "lee"; path_prefix = "/lee/"; pool = "p"; @{[ $jwt->('a', 'leeway = "3s";') ]} },
-  { name = "off"; path_prefix = "/off/"; pool = "p"; @{[ $jwt->('a', 'cache = 0;') ]} }
+  { name = "off"; path_prefix = "/off/"; pool = "p"; @{[ $jwt->('a', 'cache = 0;') ]} },
+  { name = "tenant"; path_prefix = "/t/"; pool = "p"; @{[ $jwt->('a', '') ]}
+    rate_limit = { key = "jwt:tenant"; rate = "1/h"; burst = 2; }; },
+  { name = "tq"; path_prefix = "/tq/"; pool = "p"; @{[ $jwt->('a', 'cache = 0;') ]}
+    quota = { key = "jwt:tenant"; limit = 2; }; }
 );
+state_dir = "%%DIR%%/state";
 EOF
 my ($rc, $out, $err) = $t->ctl('check');
 is($rc, 0, 'the config checks') or diag($err);
@@ -174,6 +179,29 @@ for my $case ([ 'no exp', {%claims} ],
     }
     like(Cerb::slurp($t->error_log), qr/route "lee": 401 by auth: token expired$/m,
          'logged as token expired');
+}
+
+# ---- jwt:CLAIM keys: counted by the claim, from the cache too ----------------
+{
+    my %st;
+    my @toks = map { token({ sub => "u$_", aud => 'a', tenant => ($_ <= 4 ? 'acme' : 'globex'),
+                             exp => time + 300 }) } 1 .. 5;
+    # u1..u4 share tenant acme (burst 2: 3 pass), each token used twice on
+    # one connection so the second use comes from the cache
+    for my $i (0 .. 3) {
+        my $c = Cerb::Conn->new($P);
+        for (1 .. 2) { my $r = $c->get('/t/x', bearer($toks[$i])); $st{acme}{ $r ? $r->{status} : 'none' }++ }
+    }
+    my $r = Cerb::http_get($P, '/t/x', bearer($toks[4]));
+    is_deeply($st{acme}, { 200 => 3, 429 => 5 },
+              'rate_limit key = "jwt:tenant": four users of one tenant share its burst of 2, cached or not')
+        or diag(explain(\%st));
+    is($r->{status}, 200, 'another tenant has its own');
+    my @q = map { Cerb::http_get($P, '/tq/x', bearer($toks[$_]))->{status} } 0 .. 3;
+    is_deeply(\@q, [200, 200, 429, 429], 'quota key = "jwt:tenant": 2 for the tenant, whoever the user');
+    my $no = token({ sub => 'u9', aud => 'a', exp => time + 300 });
+    is(Cerb::http_get($P, '/tq/x', bearer($no))->{status}, 200,
+       'a token without the claim: counted by address');
 }
 
 $t->done;

@@ -131,7 +131,7 @@ pools = ( { name = "p"; servers = ( { address = "127.0.0.1:2"; } ); } );
 routes = (
   { path_prefix = "/a"; pool = "p"; rate_limit = { rate = "0/s"; }; },
   { path_prefix = "/b"; pool = "p"; rate_limit = { rate = "1/s"; key = "cookie:x"; }; },
-  { path_prefix = "/c"; pool = "p"; rate_limit = { rate = "1/s"; key = "jwt:scope"; }; },
+  { path_prefix = "/c"; pool = "p"; rate_limits = ( @{[ join ', ', map { qq({ rate = "1/s"; key = "jwt:c$_"; }) } 1 .. 9 ]} ); },
   { path_prefix = "/d"; pool = "p"; rate_limit = { rate = "1/d"; burst = 1000000; }; },
   { path_prefix = "/e"; pool = "p"; rate_limits = ( { name = "n"; rate = "1/s"; },
                                                     { name = "n"; rate = "2/s"; } ); },
@@ -145,7 +145,7 @@ $f:1: listeners[0].rate_limit: rate: "10/w" is not a rate (N/s, N/m, N/h or N/d,
 $f:1: listeners[1]: rate_limit and quota apply to HTTP listeners only
 $f:4: routes[0].rate_limit: rate: "0/s" is not a rate (N/s, N/m, N/h or N/d, N from 1 to 1000000000)
 $f:5: routes[1].rate_limit: key: "cookie:x" is not ip, consumer, header:NAME or jwt:CLAIM
-$f:6: routes[2].rate_limit: key: jwt:scope: only jwt:sub is supported in this release
+$f:6: routes[2].rate_limits[8]: key: jwt:c9: rate limits and quotas may count by 8 claims besides sub at most
 $f:7: routes[3].rate_limit: burst: 1000000 at 1/d spans more than 73 years
 $f:9: rate_limit "n": differs from the one of that name at $f:8
 $f:10: routes[5].rate_limit: key: "a b" is not a header name

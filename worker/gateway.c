@@ -247,6 +247,8 @@ gw_request(struct gw *g, struct conn *c, const struct http_request *req,
     g->headers[0] = '\0';
     g->consumer = NULL;
     g->consumer_name[0] = g->jwt_sub[0] = '\0';
+    for (size_t i = 0; i < g->w->conf->nkey_claims; i++)
+        g->claims[i][0] = '\0';
     g->target_set = false;
     g->target_len = 0;
     g->up.ndrop = g->up.nadd = g->up.slen = 0;

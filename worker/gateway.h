@@ -67,6 +67,8 @@ struct gw {
     const struct conf_consumer *consumer;
     char consumer_name[64];
     char jwt_sub[128];
+    char claims[GW_KEY_CLAIMS][GW_CLAIM_MAX];  /* conf->key_claims' values
+                                                 * from the JWT, or empty */
     /* out: the request sent upstream */
     bool target_set;            /* path (and query) rewritten */
     char target[8192];

@@ -200,7 +200,8 @@ subject(struct gw *g, const char *sub)
 /* What a verified token gave the request, kept in the worker's cache so
  * that the same token replays it without a signature check: [length of
  * the plain sub, 0 if none][sub], then for each forwarded claim in order
- * [2-byte length, or NOCLAIM][header value]. */
+ * [2-byte length, or NOCLAIM][header value], then the same for each claim
+ * rate limits and quotas count by (conf->key_claims). */
 #define NOCLAIM 0xffff
 
 struct jwt_out {
@@ -256,6 +257,21 @@ replay(struct gw *g, const struct conf_jwt *j, const unsigned char *b,
         if (apply)
             gw_edit_add(&g->up, j->forward_claims[i].value,
                         (const char *)b + at, len);
+        at += len;
+    }
+    for (size_t i = 0; i < g->w->conf->nkey_claims; i++) {
+        if (n - at < 2)
+            return false;
+        size_t len = (size_t)b[at] << 8 | b[at + 1];
+        at += 2;
+        if (len == NOCLAIM)
+            continue;
+        if (n - at < len || len >= GW_CLAIM_MAX)
+            return false;
+        if (apply) {
+            memcpy(g->claims[i], b + at, len);
+            g->claims[i][len] = '\0';
+        }
         at += len;
     }
     return at == n;
@@ -377,6 +393,20 @@ jwt(struct gw *g, const struct conf_jwt *j, const char **why, char *whybuf,
         if (v != NULL && claim_text(v, val, sizeof(val))) {
             size_t vl = strlen(val);
             gw_edit_add(&g->up, j->forward_claims[i].value, val, vl);
+            out_len(&out, vl);
+            out_add(&out, val, vl);
+        } else {
+            out_len(&out, NOCLAIM);
+        }
+    }
+    /* The claims limits and quotas count by: as header values are. */
+    const struct conf *conf = g->w->conf;
+    for (size_t i = 0; i < conf->nkey_claims; i++) {
+        json_t *v = json_object_get(claims, conf->key_claims[i]);
+        if (v != NULL && claim_text(v, val, sizeof(val)) &&
+            strlen(val) < GW_CLAIM_MAX) {
+            size_t vl = strlen(val);
+            memcpy(g->claims[i], val, vl + 1);
             out_len(&out, vl);
             out_add(&out, val, vl);
         } else {

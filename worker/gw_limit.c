@@ -27,7 +27,7 @@ mix(uint64_t h, const void *p, size_t n)
  * jwt:sub): its kind and bytes; the client's address when the request
  * lacks it.  ip holds the address's text. */
 static char
-key_value(struct gw *g, const char *k, const char **v, size_t *vl,
+key_value(struct gw *g, const char *k, int claim, const char **v, size_t *vl,
           char ip[ADDR_TEXT_MAX])
 {
     if (strcmp(k, "consumer") == 0 && g->consumer_name[0]) {
@@ -35,7 +35,12 @@ key_value(struct gw *g, const char *k, const char **v, size_t *vl,
         *vl = strlen(*v);
         return 'c';
     }
-    if (strncmp(k, "jwt:", 4) == 0 && g->jwt_sub[0]) {
+    if (claim >= 0 && g->claims[claim][0]) {
+        *v = g->claims[claim];
+        *vl = strlen(*v);
+        return 'j';
+    }
+    if (claim < 0 && strncmp(k, "jwt:", 4) == 0 && g->jwt_sub[0]) {
         *v = g->jwt_sub;
         *vl = strlen(*v);
         return 'j';
@@ -63,7 +68,7 @@ limit_key(struct gw *g, const struct conf_rate_limit *rl)
     const char *v;
     size_t vl;
     char ip[ADDR_TEXT_MAX];
-    char kind = key_value(g, rl->key, &v, &vl, ip);
+    char kind = key_value(g, rl->key, rl->claim, &v, &vl, ip);
 
     h = mix(h, &rl->id, sizeof(rl->id));
     h = mix(h, &kind, 1);
@@ -137,7 +142,7 @@ one_quota(struct gw *g, const struct conf_quota *qc, const struct quota_now *q)
     const char *v;
     size_t vl;
     char ip[ADDR_TEXT_MAX], label[SHM_QUOTA_LABEL];
-    char kind = key_value(g, qc->key, &v, &vl, ip);
+    char kind = key_value(g, qc->key, qc->claim, &v, &vl, ip);
     uint64_t h = 0xcbf29ce484222325ULL;
 
     h = mix(h, &qc->id, sizeof(qc->id));
