@@ -43,8 +43,9 @@ struct gw_keep {
     char rvals[384];            /* response_headers set/add values holding a
                                  * $variable, expanded at request time, in
                                  * order, each ended by a NUL */
-    char ratelimit[80];         /* "limit\nremaining\nreset" of the tightest
-                                 * rate limit, or empty */
+    bool rl_set;                /* the tightest rate limit's state: */
+    int64_t rl_limit, rl_left, rl_reset;    /* RateLimit-Limit, -Remaining,
+                                             * -Reset (s) */
 };
 
 struct gw {

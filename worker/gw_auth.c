@@ -37,7 +37,9 @@ static void
 identified(struct gw *g, const struct conf_consumer *cs, const char *name)
 {
     g->consumer = cs;
-    snprintf(g->consumer_name, sizeof(g->consumer_name), "%s", name);
+    size_t n = strnlen(name, sizeof(g->consumer_name) - 1);
+    memcpy(g->consumer_name, name, n);
+    g->consumer_name[n] = '\0';
     gw_edit_add(&g->up, "X-Consumer", g->consumer_name,
                 strlen(g->consumer_name));
 }
@@ -180,7 +182,9 @@ claim_text(const json_t *v, char *out, size_t cap)
 static void
 subject(struct gw *g, const char *sub)
 {
-    snprintf(g->jwt_sub, sizeof(g->jwt_sub), "%s", sub);
+    size_t sn = strnlen(sub, sizeof(g->jwt_sub) - 1);
+    memcpy(g->jwt_sub, sub, sn);
+    g->jwt_sub[sn] = '\0';
     size_t sl = strlen(sub);
     bool plain = sl > 0 && sl < sizeof(g->consumer_name);
     for (size_t i = 0; i < sl && plain; i++)

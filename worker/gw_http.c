@@ -451,19 +451,22 @@ gw_response(const struct gw_keep *k, const struct http_response *resp,
     const struct conf_headers *h = k->response_headers;
     char v[1024];
 
-    if (k->ratelimit[0]) {
-        long long lim = 0, rem = 0;
-        unsigned long long reset = 0;
-        if (sscanf(k->ratelimit, "%lld\n%lld\n%llu", &lim, &rem, &reset) == 3) {
-            static const char *const names[] = {
-                "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"
-            };
-            long long vals[3] = { lim, rem, (long long)reset };
-            for (size_t i = 0; i < 3; i++) {
-                int n = snprintf(v, sizeof(v), "%lld", vals[i]);
-                gw_edit_drop(e, names[i], strlen(names[i]));
-                gw_edit_add(e, names[i], v, (size_t)n);
-            }
+    if (k->rl_set) {
+        static const char *const names[] = {
+            "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"
+        };
+        static const size_t lens[] = { 15, 19, 15 };
+        const int64_t vals[3] = { k->rl_limit, k->rl_left, k->rl_reset };
+        for (size_t i = 0; i < 3; i++) {
+            /* decimal digits, without printf on every proxied response */
+            char *end = v + 24, *p = end;
+            uint64_t x = vals[i] > 0 ? (uint64_t)vals[i] : 0;
+            do {
+                *--p = (char)('0' + x % 10);
+                x /= 10;
+            } while (x != 0);
+            gw_edit_drop(e, names[i], lens[i]);
+            gw_edit_add(e, names[i], p, (size_t)(end - p));
         }
     }
 

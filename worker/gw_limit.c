@@ -94,10 +94,10 @@ one_limit(struct gw *g, const struct conf_rate_limit *rl, uint64_t now)
         /* the tightest limit's state goes on the proxied response too */
         if (o.remaining < g->rl_remaining) {
             g->rl_remaining = o.remaining;
-            snprintf(g->keep.ratelimit, sizeof(g->keep.ratelimit),
-                     "%lld\n%lld\n%llu", (long long)rl->burst + 1,
-                     (long long)(o.remaining > 0 ? o.remaining : 0),
-                     (unsigned long long)secs_up(o.reset_ns));
+            g->keep.rl_set = true;
+            g->keep.rl_limit = rl->burst + 1;
+            g->keep.rl_left = o.remaining > 0 ? o.remaining : 0;
+            g->keep.rl_reset = (int64_t)secs_up(o.reset_ns);
         }
         return 0;
     }
