@@ -232,13 +232,33 @@ out_len(struct jwt_out *o, size_t len)
     out_add(o, l, sizeof(l));
 }
 
+/* The next [2-byte length or NOCLAIM][bytes] of b[0..n) at *at: -1 when
+ * malformed, 0 for NOCLAIM, else 1 with the bytes ending at the new *at,
+ * *len long. */
+static int
+item(const unsigned char *b, size_t n, size_t *at, size_t *len)
+{
+    *len = 0;
+    if (n - *at < 2)
+        return -1;
+    size_t l = (size_t)b[*at] << 8 | b[*at + 1];
+    *at += 2;
+    if (l == NOCLAIM)
+        return 0;
+    if (n - *at < l)
+        return -1;
+    *at += l;
+    *len = l;
+    return 1;
+}
+
 /* Checks the recorded outputs b[0..n) of block j (apply false), or makes
  * the request as the verification did (apply true); false if malformed. */
 static bool
 replay(struct gw *g, const struct conf_jwt *j, const unsigned char *b,
        size_t n, bool apply)
 {
-    size_t at = 0;
+    size_t at = 0, len;
 
     if (n < 1 || b[0] >= sizeof(g->consumer_name) || n - 1 < b[0])
         return false;
@@ -250,33 +270,21 @@ replay(struct gw *g, const struct conf_jwt *j, const unsigned char *b,
     }
     at = 1 + (size_t)b[0];
     for (size_t i = 0; i < j->nforward_claims; i++) {
-        if (n - at < 2)
+        int k = item(b, n, &at, &len);
+        if (k < 0)
             return false;
-        size_t len = (size_t)b[at] << 8 | b[at + 1];
-        at += 2;
-        if (len == NOCLAIM)
-            continue;
-        if (n - at < len)
-            return false;
-        if (apply)
+        if (k > 0 && apply)
             gw_edit_add(&g->up, j->forward_claims[i].value,
-                        (const char *)b + at, len);
-        at += len;
+                        (const char *)b + at - len, len);
     }
     for (size_t i = 0; i < g->w->conf->nkey_claims; i++) {
-        if (n - at < 2)
+        int k = item(b, n, &at, &len);
+        if (k < 0 || len >= GW_CLAIM_MAX)
             return false;
-        size_t len = (size_t)b[at] << 8 | b[at + 1];
-        at += 2;
-        if (len == NOCLAIM)
-            continue;
-        if (n - at < len || len >= GW_CLAIM_MAX)
-            return false;
-        if (apply) {
-            memcpy(g->claims[i], b + at, len);
+        if (k > 0 && apply) {
+            memcpy(g->claims[i], b + at - len, len);
             g->claims[i][len] = '\0';
         }
-        at += len;
     }
     return at == n;
 }
