@@ -232,6 +232,13 @@ ticks() {
         sed 's/.*) //' "/proc/$_q/stat" 2>/dev/null
     done | awk '{ t += $12 + $13 + $14 + $15 } END { print t + 0 }'
 }
+# The user-space part only (utime + cutime): what the proxy's own code
+# costs, without the kernel's share, which moves the most from run to run.
+uticks() {
+    for _q in $(procs "$1"); do
+        sed 's/.*) //' "/proc/$_q/stat" 2>/dev/null
+    done | awk '{ t += $12 + $14 } END { print t + 0 }'
+}
 rss_kb() {
     for _q in $(procs "$1"); do
         cat "/proc/$_q/status" 2>/dev/null
@@ -313,13 +320,13 @@ wrk_run() {     # wrk_run SCENARIO PROXY RUN CONNS URL [HEADER]
     _cmd="$CLIENT_PIN wrk -t$WRK_THREADS -c$_c -d${DURATION}s --latency${_h:-} $_u"
     [ "$_r" = 1 ] && printf '%s\t%s\t%s\n' "$_s" "$_n" "$_cmd" >>"$TMP/commands"
     _ev0=$(wc -l <"$TMP/events")
-    _t0=$(ticks "$_pid")
+    _t0=$(ticks "$_pid") _u0=$(uticks "$_pid")
     $CLIENT_PIN wrk -t"$WRK_THREADS" -c"$_c" -d"${DURATION}s" --latency "$@" "$_u" >"$_o" 2>&1
-    _t1=$(ticks "$_pid")
+    _t1=$(ticks "$_pid") _u1=$(uticks "$_pid")
     check_proxy "$_n" "$_s run $_r"
     _died=
     [ "$(wc -l <"$TMP/events")" != "$_ev0" ] && _died="PROCESSES DIED OR CHANGED; "
-    awk -v s="$_s" -v n="$_n" -v r="$_r" -v dt=$((_t1 - _t0)) -v hz="$CLK_TCK" -v err="$_died" '
+    awk -v s="$_s" -v n="$_n" -v r="$_r" -v dt=$((_t1 - _t0)) -v du=$((_u1 - _u0)) -v hz="$CLK_TCK" -v err="$_died" '
         function ms(v) {
             if (v ~ /us$/) return v / 1000;
             if (v ~ /ms$/) return v + 0;
@@ -336,8 +343,9 @@ wrk_run() {     # wrk_run SCENARIO PROXY RUN CONNS URL [HEADER]
         END {
             if (req == "") { req = 0; err = err "wrk failed; " }
             cpu = req > 0 ? dt / hz / req * 1e6 : 0;
+            ucpu = req > 0 ? du / hz / req * 1e6 : 0;
             if (err == "") err = "-";
-            printf "%s\t%s\t%s\t%s\t%s\t%s\t%.2f\t%s\t%s\n", s, n, r, rps + 0, p50 + 0, p99 + 0, cpu, req, err
+            printf "%s\t%s\t%s\t%s\t%s\t%s\t%.2f\t%s\t%s\t%.2f\n", s, n, r, rps + 0, p50 + 0, p99 + 0, cpu, req, err, ucpu
         }' "$_o" >>"$TMP/raw.tsv"
     tail -n 1 "$TMP/raw.tsv" | awk -F'\t' '{ printf "bench:   %-9s %-8s run %s: %8.0f req/s  p50 %.3f ms  p99 %.3f ms  CPU %.2f us/req  errors %s\n", $1, $2, $3, $4, $5, $6, $7, $9 }' >&2
     sleep 1
