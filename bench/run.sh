@@ -510,7 +510,9 @@ if has gateway && is_proxy cerberus; then
             $CLIENT_PIN wrk -t1 -c"$CONNS" -d1s -H "Authorization: Bearer $TOKEN" \
                 "http://127.0.0.1:$_gp/gw/?size=100" >/dev/null 2>&1
             for r in $(seq 1 "$RUNS"); do
-                wrk_run gw-plain cerberus "$r" "$CONNS" "http://127.0.0.1:$_gp/plain/?size=100"
+                # the same requests, token included, with and without the gateway
+                wrk_run gw-plain cerberus "$r" "$CONNS" "http://127.0.0.1:$_gp/plain/?size=100" \
+                    "Authorization: Bearer $TOKEN"
                 wrk_run gw-jwt cerberus "$r" "$CONNS" "http://127.0.0.1:$_gp/gw/?size=100" \
                     "Authorization: Bearer $TOKEN"
             done

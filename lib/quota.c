@@ -11,6 +11,9 @@
 #include <unistd.h>
 
 #define COUNT_MASK ((UINT64_C(1) << SHM_QUOTA_COUNT_BITS) - 1)
+/* A key being installed over an evicted one: its word is not yet reset.
+ * Keys never have this bit (quota_take clears it). */
+#define KEY_BUSY (UINT64_C(1) << 63)
 #define STATE_MAGIC "# cerberus quota state 1"
 
 /* Days from 1970-01-01 to year-month-01 (proleptic Gregorian; month
@@ -122,6 +125,7 @@ quota_take(struct shm *s, uint64_t key, const char *label,
 {
     uint64_t n = s->hdr->quota_entries;
 
+    key &= ~KEY_BUSY;
     if (key == 0)
         key = 1;                /* 0 marks a free entry */
     if (limit > COUNT_MASK)
@@ -133,12 +137,15 @@ quota_take(struct shm *s, uint64_t key, const char *label,
         for (unsigned i = 0; i < SHM_QUOTA_PROBE; i++) {
             struct shm_quota_entry *e = &s->quota[(home + i) % n];
             uint64_t k = atomic_load_explicit(&e->key, memory_order_acquire);
+            /* Our key being installed by another process: wait for it
+             * (a few instructions), so that one key has one count. */
+            for (int spin = 0; k == (key | KEY_BUSY) && spin < 100000; spin++)
+                k = atomic_load_explicit(&e->key, memory_order_acquire);
             if (k == 0 &&
                 atomic_compare_exchange_strong(&e->key, &k, key)) {
-                /* A free entry's word may be an earlier owner's, of a
-                 * past period (read as zero) or current (a takeover in
-                 * flight): start it from nothing. */
-                atomic_store(&e->word, 0);
+                /* Entries are never freed, so a free one was never used:
+                 * its word is zero, and whoever finds the key now counts
+                 * from there with us. */
                 set_label(e, label);
                 if (decide(e, key, period, limit, o))
                     return;
@@ -149,6 +156,8 @@ quota_take(struct shm *s, uint64_t key, const char *label,
                     return;
                 break;
             }
+            if (k & KEY_BUSY)
+                continue;       /* another key being installed */
             uint64_t w = atomic_load_explicit(&e->word, memory_order_relaxed);
             uint64_t rank = quota_current(q, (uint32_t)(w >> SHM_QUOTA_COUNT_BITS))
                                 ? 1 + (w & COUNT_MASK) : 0;
@@ -162,13 +171,16 @@ quota_take(struct shm *s, uint64_t key, const char *label,
             continue;
         /* Full: take over an entry of a past period, else the smallest
          * current count, which starts again from zero (an eviction). */
-        if (!atomic_compare_exchange_strong(&victim->key, &victim_key, key))
+        if (!atomic_compare_exchange_strong(&victim->key, &victim_key,
+                                            key | KEY_BUSY))
             continue;
         if (victim_rank > 0)
             atomic_fetch_add_explicit(&s->hdr->quota_evictions, 1,
                                       memory_order_relaxed);
+        /* Marked busy, no one decides on it: reset, then publish. */
         atomic_store(&victim->word, 0);
         set_label(victim, label);
+        atomic_store_explicit(&victim->key, key, memory_order_release);
         if (decide(victim, key, period, limit, o))
             return;
     }
@@ -206,7 +218,8 @@ quota_save(const struct shm *s, const char *path, time_t now, char *err,
     for (uint64_t i = 0; i < s->hdr->quota_entries; i++) {
         const struct shm_quota_entry *e = &s->quota[i];
         uint64_t k = atomic_load_explicit(&e->key, memory_order_acquire);
-        if (k == 0 || !atomic_load_explicit(&e->ready, memory_order_acquire))
+        if (k == 0 || (k & KEY_BUSY) ||
+            !atomic_load_explicit(&e->ready, memory_order_acquire))
             continue;
         uint64_t w = atomic_load_explicit(&e->word, memory_order_acquire);
         uint32_t p = (uint32_t)(w >> SHM_QUOTA_COUNT_BITS);
@@ -314,6 +327,7 @@ quota_load(struct shm *s, const char *path, time_t now, size_t *bad,
         int off = 0;
         if (sscanf(line, "%16" SCNx64 " %" SCNu32 " %" SCNu64 " %n", &key,
                    &period, &cnt, &off) != 3 || off == 0 || key == 0 ||
+            (key & KEY_BUSY) ||
             cnt == 0 || cnt > COUNT_MASK || period > QUOTA_PERIOD_MASK) {
             (*bad)++;
             continue;

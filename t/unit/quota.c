@@ -91,6 +91,23 @@ test_take(void)
        (unsigned long long)atomic_load(&s.hdr->quota_evictions));
     quota_take(&s, 999999, "new", &q, q.day, 1, &o);
     ok(o.allowed && o.used == 1, "a new key still gets its quota");
+    /* A new key that must evict, raced by 4 processes: one count. */
+    for (int c = 0; c < 4; c++) {
+        pid_t pid = fork();
+        if (pid == 0) {
+            int n = 0;
+            for (int i = 0; i < 50; i++) {
+                struct quota_out oo;
+                quota_take(&s, 555555, "q ip:e", &q, q.day, 120, &oo);
+                n += oo.allowed;
+            }
+            _exit(n);
+        }
+    }
+    total = 0;
+    while (wait(&st) > 0)
+        total += WEXITSTATUS(st);
+    is_int(total, 120, "4 processes racing on a key that evicts: exactly the limit pass");
     shm_destroy(&s);
 }
 
