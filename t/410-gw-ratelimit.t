@@ -41,16 +41,7 @@ EOF
 ok($t->start, 'started') or BAIL_OUT('cerberus did not start');
 my $port = $t->port('web');
 
-sub statuses {
-    my ($path, $n, %h) = @_;
-    my (%c, @r);
-    for (1 .. $n) {
-        my $r = http_get($port, $path, %h);
-        $c{ $r ? $r->{status} : 'none' }++;
-        push @r, $r;
-    }
-    return (\%c, \@r);
-}
+sub statuses { Cerb::get_statuses($port, @_) }
 
 # ---- a quick burst over fresh connections (both workers): burst + 1 pass ----
 my $t0 = time;

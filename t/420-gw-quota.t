@@ -48,16 +48,7 @@ ok($t->start, 'started') or BAIL_OUT('cerberus did not start');
 my $port = $t->port('web');
 my $state = "$d/state/quotas.state";
 
-sub counts {
-    my ($path, $n, %h) = @_;
-    my (%c, @r);
-    for (1 .. $n) {
-        my $r = http_get($port, $path, %h);
-        $c{ $r ? $r->{status} : 'none' }++;
-        push @r, $r;
-    }
-    return (\%c, \@r);
-}
+sub counts { Cerb::get_statuses($port, @_) }
 
 sub secs_to_midnight { my $now = time; return 86400 - int($now) % 86400 }
 sub secs_to_month_end {

@@ -329,6 +329,18 @@ sub json_body {
     return $r && eval { JSON::PP::decode_json($r->{body}) };
 }
 
+# n GETs of path, each on a fresh connection: ({ status => count }, [ responses ]).
+sub get_statuses {
+    my ($port, $path, $n, %h) = @_;
+    my (%c, @r);
+    for (1 .. $n) {
+        my $r = http_get($port, $path, %h);
+        $c{ $r ? $r->{status} : 'none' }++;
+        push @r, $r;
+    }
+    return (\%c, \@r);
+}
+
 # The origin that answered a request (t/origin's X-Origin), or the status
 # when it was not 200, or 'none' when nothing came back.
 sub origin_of {

@@ -37,6 +37,29 @@ test_periods(void)
            "February of a leap year: 29 days");
 }
 
+/* 4 processes take 50 each of key: how many passed. */
+static int
+race(struct shm *s, uint64_t key, const struct quota_now *q, uint32_t period,
+     uint64_t limit)
+{
+    for (int c = 0; c < 4; c++) {
+        pid_t pid = fork();
+        if (pid == 0) {
+            int n = 0;
+            for (int i = 0; i < 50; i++) {
+                struct quota_out o;
+                quota_take(s, key, "race", q, period, limit, &o);
+                n += o.allowed;
+            }
+            _exit(n);
+        }
+    }
+    int total = 0, st;
+    while (wait(&st) > 0)
+        total += WEXITSTATUS(st);
+    return total;
+}
+
 static void
 test_take(void)
 {
@@ -67,22 +90,8 @@ test_take(void)
     quota_take(&s, 42, "q ip:a", &q2, q2.day, 3, &o);
     ok(o.allowed && o.used == 1, "a new day starts again from zero");
     /* Across processes: 4 children take 50 each of a key, limit 120. */
-    for (int c = 0; c < 4; c++) {
-        pid_t pid = fork();
-        if (pid == 0) {
-            int n = 0;
-            for (int i = 0; i < 50; i++) {
-                struct quota_out oo;
-                quota_take(&s, 7, "q ip:c", &q, q.month, 120, &oo);
-                n += oo.allowed;
-            }
-            _exit(n);
-        }
-    }
-    int total = 0, st;
-    while (wait(&st) > 0)
-        total += WEXITSTATUS(st);
-    is_int(total, 120, "4 processes racing on a key: exactly the limit pass");
+    is_int(race(&s, 7, &q, q.month, 120), 120,
+           "4 processes racing on a key: exactly the limit pass");
     /* Full table: a past period's entry goes first, then the smallest. */
     for (uint64_t k = 1000; k < 1200; k++)
         quota_take(&s, k, "fill", &q, q.day, 1000, &o);
@@ -92,22 +101,8 @@ test_take(void)
     quota_take(&s, 999999, "new", &q, q.day, 1, &o);
     ok(o.allowed && o.used == 1, "a new key still gets its quota");
     /* A new key that must evict, raced by 4 processes: one count. */
-    for (int c = 0; c < 4; c++) {
-        pid_t pid = fork();
-        if (pid == 0) {
-            int n = 0;
-            for (int i = 0; i < 50; i++) {
-                struct quota_out oo;
-                quota_take(&s, 555555, "q ip:e", &q, q.day, 120, &oo);
-                n += oo.allowed;
-            }
-            _exit(n);
-        }
-    }
-    total = 0;
-    while (wait(&st) > 0)
-        total += WEXITSTATUS(st);
-    is_int(total, 120, "4 processes racing on a key that evicts: exactly the limit pass");
+    is_int(race(&s, 555555, &q, q.day, 120), 120,
+           "4 processes racing on a key that evicts: exactly the limit pass");
     shm_destroy(&s);
 }
 
