@@ -376,6 +376,18 @@ http_parse_request(const char *buf, size_t len, const struct http_limits *lim,
         while (p < end && (*p == ' ' || *p == '\t'))
             p++;
         const char *vs = p;
+        /* Eight bytes at a time while none is a control character (CR
+         * included) or DEL; the loop below judges the rest byte by byte. */
+        while (end - p >= 8) {
+            uint64_t x;
+            memcpy(&x, p, 8);
+            const uint64_t ones = 0x0101010101010101ULL;
+            const uint64_t high = 0x8080808080808080ULL;
+            uint64_t y = x ^ (ones * 0x7f);
+            if ((((x - ones * 0x20) & ~x) | ((y - ones) & ~y)) & high)
+                break;
+            p += 8;
+        }
         for (;;) {
             if (p >= end)
                 FAIL(400, "truncated header");
