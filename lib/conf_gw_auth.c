@@ -13,6 +13,7 @@
 #include "conf-gw-auth.h"
 #include "conf-gw.h"
 #include "conf.h"
+#include "uri.h"
 
 #define OFF(t, f) offsetof(t, f)
 #define MS_DAY (24LL * 3600 * 1000)
@@ -143,18 +144,6 @@ gw_key_digest(const char *key, size_t len, unsigned char digest[GW_KEY_DIGEST])
     return 0;
 }
 
-static int
-hexval(char ch)
-{
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    if (ch >= 'a' && ch <= 'f')
-        return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F')
-        return ch - 'A' + 10;
-    return -1;
-}
-
 /* Printable ASCII with no space: what may go in a header value and a log
  * line as it is. */
 static bool
@@ -187,7 +176,7 @@ key_add(struct conf_ctx *ctx, struct keys_build *b, const struct conf_src *src,
             return;
         }
         for (size_t i = 0; i < GW_KEY_DIGEST; i++) {
-            int hi = hexval(key[7 + 2 * i]), lo = hexval(key[8 + 2 * i]);
+            int hi = uri_hexval(key[7 + 2 * i]), lo = uri_hexval(key[8 + 2 * i]);
             if (hi < 0 || lo < 0) {
                 conf_error(ctx, src, "consumer \"%s\": a sha256: key needs "
                            "%d hex digits", cs->name, 2 * GW_KEY_DIGEST);

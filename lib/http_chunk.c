@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include "uri.h"
+
 /* RFC 9112 7.1:
  *   chunk = chunk-size [ chunk-ext ] CRLF chunk-data CRLF
  *   last-chunk = 1*("0") [ chunk-ext ] CRLF
@@ -41,15 +43,6 @@ is_tchar(unsigned char c)
            (c >= '0' && c <= '9') || (c && strchr("!#$%&'*+-.^_`|~", c));
 }
 
-static int
-hexval(unsigned char c)
-{
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
 #define FAIL(msg) do { *why = (msg); *used = i; d->state = S_ERROR; \
                        return CHUNK_ERROR; } while (0)
 
@@ -66,7 +59,7 @@ chunk_scan(struct chunk_dec *d, const struct chunk_limits *lim,
         unsigned char c = (unsigned char)in[i];
         switch (d->state) {
         case S_SIZE: {
-            int v = hexval(c);
+            int v = uri_hexval(c);
             if (v >= 0) {
                 if (++d->digits > MAX_DIGITS)
                     FAIL("chunk size too large");

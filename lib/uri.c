@@ -5,15 +5,6 @@
 #include <string.h>
 
 static int
-hexval(int c)
-{
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
-static int
 unreserved(int c)
 {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
@@ -40,8 +31,8 @@ uri_normalize_path(const char *path, size_t len, char *out, size_t cap)
         if (ch == '%') {
             if (i + 2 >= len)
                 return (size_t)-1;
-            int hi = hexval((unsigned char)path[i + 1]);
-            int lo = hexval((unsigned char)path[i + 2]);
+            int hi = uri_hexval((unsigned char)path[i + 1]);
+            int lo = uri_hexval((unsigned char)path[i + 2]);
             if (hi < 0 || lo < 0)
                 return (size_t)-1;
             if (unreserved(hi * 16 + lo)) {

@@ -60,13 +60,7 @@ my %spoof = ('X-Client-Subject' => 'CN=admin', 'X-Client-Fingerprint' => ('0' x 
              'X-SSL-Subject' => 'CN=root');
 
 # The headers the origin received, name (lower case) => [values].
-sub seen {
-    my ($r) = @_;
-    my %h;
-    my $j = json_body($r) or return {};
-    push @{ $h{lc $_->[0]} }, $_->[1] for @{ $j->{headers} };
-    return \%h;
-}
+sub seen { Cerb::origin_headers($_[0]) }
 
 sub get {
     my ($listener, %o) = @_;

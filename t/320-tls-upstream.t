@@ -112,13 +112,7 @@ ok($t->start, 'started') or BAIL_OUT('cannot start');
 my $front = $t->port('front');
 
 # The headers the origin received (through the TLS listener), name => [values].
-sub seen {
-    my ($r) = @_;
-    my %h;
-    my $j = json_body($r) or return {};
-    push @{ $h{lc $_->[0]} }, $_->[1] for @{ $j->{headers} };
-    return \%h;
-}
+sub seen { Cerb::origin_headers($_[0]) }
 sub log_since { substr(slurp($t->error_log), $_[0]) }
 
 # ---- verification succeeds ---------------------------------------------------

@@ -151,13 +151,7 @@ ok($t->start, 'cerberus starts') or BAIL_OUT('no cerberus');
 my $P = $t->port('web');
 
 # The request t/origin saw: header name (lc) -> [values].
-sub seen {
-    my ($r) = @_;
-    my $j = Cerb::json_body($r) or return {};
-    my %h;
-    push @{ $h{ lc $_->[0] } }, $_->[1] for @{ $j->{headers} };
-    return \%h;
-}
+sub seen { Cerb::origin_headers($_[0]) }
 
 sub refused {
     my ($r, $www, $name) = @_;

@@ -20,6 +20,7 @@
 #include "http_parse.h"
 #include "log.h"
 #include "srv.h"
+#include "uri.h"
 
 #define ADMIN_MAX_CONNS 64
 #define ADMIN_HEAD_MAX  8192        /* request head, request line included */
@@ -491,18 +492,6 @@ status_json(struct admin *ad, struct jbuf *b)
 
 /* ---- POST /servers/{pool}/{address}/{action} ---------------------------- */
 
-static int
-hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Percent-decodes s[0..n) into out (NUL-terminated); -1 if invalid or too
  * long, or if it decodes to a NUL. */
 static int
@@ -514,8 +503,8 @@ pct_decode(const char *s, size_t n, char *out, size_t cap)
         int ch = (unsigned char)s[i];
         if (ch == '%') {
             int hi, lo;
-            if (i + 2 >= n || (hi = hexval(s[i + 1])) < 0 ||
-                (lo = hexval(s[i + 2])) < 0)
+            if (i + 2 >= n || (hi = uri_hexval(s[i + 1])) < 0 ||
+                (lo = uri_hexval(s[i + 2])) < 0)
                 return -1;
             ch = hi << 4 | lo;
             i += 2;

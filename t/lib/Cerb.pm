@@ -341,6 +341,16 @@ sub get_statuses {
     return (\%c, \@r);
 }
 
+# The request headers t/origin received (its JSON echo of a response):
+# lower-case name => [values], or {} when the response is not an echo.
+sub origin_headers {
+    my ($r) = @_;
+    my $j = json_body($r) or return {};
+    my %h;
+    push @{ $h{ lc $_->[0] } }, $_->[1] for @{ $j->{headers} || [] };
+    return \%h;
+}
+
 # The origin that answered a request (t/origin's X-Origin), or the status
 # when it was not 200, or 'none' when nothing came back.
 sub origin_of {
