@@ -134,21 +134,39 @@ cors_origin(struct gw *g, const struct conf_cors *cors)
     return allowed;
 }
 
+/* The CORS headers of an actual response to an allowed origin, handed to
+ * emit: on a proxied response as header edits, on a refusal as lines. */
+typedef void cors_emit(void *to, const char *name, const char *value,
+                       size_t vlen);
+
 static void
-cors_actual(struct gw *g, const struct conf_cors *cors)
+cors_actual(const struct conf_cors *cors, const char *origin, cors_emit *emit,
+            void *to)
 {
     char v[768];
     size_t n = 0;
+    const char *o = any_origin(cors) ? "*" : origin;
 
-    gw_header(g, "Access-Control-Allow-Origin: %s",
-              any_origin(cors) ? "*" : g->keep.origin);
+    emit(to, "Access-Control-Allow-Origin", o, strlen(o));
     if (cors->credentials)
-        gw_header(g, "Access-Control-Allow-Credentials: true");
+        emit(to, "Access-Control-Allow-Credentials", "true", 4);
     for (size_t i = 0; i < cors->nexpose && n < sizeof(v); i++)
         n += (size_t)snprintf(v + n, sizeof(v) - n, "%s%s", i ? ", " : "",
                               cors->expose[i]);
     if (n > 0 && n < sizeof(v))
-        gw_header(g, "Access-Control-Expose-Headers: %s", v);
+        emit(to, "Access-Control-Expose-Headers", v, n);
+}
+
+static void
+emit_line(void *to, const char *name, const char *value, size_t vlen)
+{
+    gw_header(to, "%s: %.*s", name, (int)vlen, value);
+}
+
+static void
+emit_edit(void *to, const char *name, const char *value, size_t vlen)
+{
+    gw_edit_add(to, name, value, vlen);
 }
 
 void
@@ -160,7 +178,7 @@ gw_cors_refusal(struct gw *g)
         return;
     gw_header(g, "Vary: Origin");
     if (cors_origin(g, cors))
-        cors_actual(g, cors);
+        cors_actual(cors, g->keep.origin, emit_line, g);
 }
 
 int
@@ -479,19 +497,8 @@ gw_response(const struct gw_keep *k, const struct http_response *resp,
             gw_edit_drop(e, own[i], strlen(own[i]));
         gw_edit_add(e, "Vary", "Origin", 6);
     }
-    if (k->cors != NULL && k->origin[0]) {
-        const struct conf_cors *cors = k->cors;
-        const char *o = any_origin(cors) ? "*" : k->origin;
-        gw_edit_add(e, "Access-Control-Allow-Origin", o, strlen(o));
-        if (cors->credentials)
-            gw_edit_add(e, "Access-Control-Allow-Credentials", "true", 4);
-        size_t n = 0;
-        for (size_t i = 0; i < cors->nexpose && n < sizeof(v); i++)
-            n += (size_t)snprintf(v + n, sizeof(v) - n, "%s%s", i ? ", " : "",
-                                  cors->expose[i]);
-        if (n > 0 && n < sizeof(v))
-            gw_edit_add(e, "Access-Control-Expose-Headers", v, n);
-    }
+    if (k->cors != NULL && k->origin[0])
+        cors_actual(k->cors, k->origin, emit_edit, e);
     if (h == NULL)
         return;
     /* remove, rename, set, add: as on the request */

@@ -23,58 +23,56 @@ mix(uint64_t h, const void *p, size_t n)
     return h;
 }
 
-/* The value a limit or quota counts by (key = ip | consumer | header:X |
- * jwt:sub): its kind and bytes; the client's address when the request
- * lacks it.  ip holds the address's text. */
-static char
-key_value(struct gw *g, const char *k, int claim, const char **v, size_t *vl,
-          char ip[ADDR_TEXT_MAX])
-{
-    if (strcmp(k, "consumer") == 0 && g->consumer_name[0]) {
-        *v = g->consumer_name;
-        *vl = strlen(*v);
-        return 'c';
-    }
-    if (claim >= 0 && g->claims[claim][0]) {
-        *v = g->claims[claim];
-        *vl = strlen(*v);
-        return 'j';
-    }
-    if (claim < 0 && strncmp(k, "jwt:", 4) == 0 && g->jwt_sub[0]) {
-        *v = g->jwt_sub;
-        *vl = strlen(*v);
-        return 'j';
-    }
-    if (strncmp(k, "header:", 7) == 0) {
-        const struct http_header *hd = http_header_find(g->req, k + 7);
-        if (hd != NULL) {
-            *v = hd->value.p;
-            *vl = hd->value.len;
-            return 'h';
-        }
-    }
-    addr_format_host(&g->c->peer, ip, ADDR_TEXT_MAX);
-    *v = ip;
-    *vl = strlen(ip);
-    return 'i';
-}
-
-/* The key's hash: the limit's id, the kind of value and the value, so
- * that an address and a header holding the same text never meet. */
-static uint64_t
-limit_key(struct gw *g, const struct conf_rate_limit *rl)
-{
-    uint64_t h = 0xcbf29ce484222325ULL;
+/* What a limit or quota counts by (key = ip | consumer | header:X |
+ * jwt:CLAIM): the kind and bytes of the value, the client's address when
+ * the request lacks it, and the hash of (id, kind, value), so that an
+ * address and a header holding the same text never meet. */
+struct key {
+    char kind;                  /* 'i', 'c', 'h', 'j' */
     const char *v;
     size_t vl;
     char ip[ADDR_TEXT_MAX];
-    char kind = key_value(g, rl->key, rl->claim, &v, &vl, ip);
+    uint64_t hash;
+};
 
-    h = mix(h, &rl->id, sizeof(rl->id));
+static void
+key_of(struct gw *g, const char *k, int claim, const void *id, size_t idlen,
+       struct key *out)
+{
+    const char *v = NULL;
+    size_t vl = 0;
+    char kind = 'i';
+
+    if (strcmp(k, "consumer") == 0 && g->consumer_name[0]) {
+        kind = 'c';
+        v = g->consumer_name;
+    } else if (claim >= 0 && g->claims[claim][0]) {
+        kind = 'j';
+        v = g->claims[claim];
+    } else if (claim < 0 && strncmp(k, "jwt:", 4) == 0 && g->jwt_sub[0]) {
+        kind = 'j';
+        v = g->jwt_sub;
+    } else if (strncmp(k, "header:", 7) == 0) {
+        const struct http_header *hd = http_header_find(g->req, k + 7);
+        if (hd != NULL) {
+            kind = 'h';
+            v = hd->value.p;
+            vl = hd->value.len;
+        }
+    }
+    if (v == NULL) {
+        addr_format_host(&g->c->peer, out->ip, sizeof(out->ip));
+        v = out->ip;
+    }
+    out->kind = kind;
+    out->v = v;
+    out->vl = kind == 'h' ? vl : strlen(v);
+    uint64_t h = 0xcbf29ce484222325ULL;
+    h = mix(h, id, idlen);
     h = mix(h, &kind, 1);
-    h = mix(h, v, vl);
+    h = mix(h, out->v, out->vl);
     /* FNV's low bits are weak for a modulo: finish with a mixer. */
-    return bal_mix(h);
+    out->hash = bal_mix(h);
 }
 
 static uint64_t
@@ -88,7 +86,9 @@ one_limit(struct gw *g, const struct conf_rate_limit *rl, uint64_t now)
 {
     struct gcra_out o;
 
-    shm_rl_take(g->w->args->shm, limit_key(g, rl), now,
+    struct key key;
+    key_of(g, rl->key, rl->claim, &rl->id, sizeof(rl->id), &key);
+    shm_rl_take(g->w->args->shm, key.hash, now,
                 (uint64_t)rl->period_ns, (uint64_t)rl->burst, &o);
     if (o.allowed) {
         /* the tightest limit's state goes on the proxied response too */
@@ -139,24 +139,17 @@ gw_rate_limit(struct gw *g)
 static int
 one_quota(struct gw *g, const struct conf_quota *qc, const struct quota_now *q)
 {
-    const char *v;
-    size_t vl;
-    char ip[ADDR_TEXT_MAX], label[SHM_QUOTA_LABEL];
-    char kind = key_value(g, qc->key, qc->claim, &v, &vl, ip);
-    uint64_t h = 0xcbf29ce484222325ULL;
+    struct key key;
+    char label[SHM_QUOTA_LABEL];
 
-    h = mix(h, &qc->id, sizeof(qc->id));
-    h = mix(h, &kind, 1);
-    h = mix(h, v, vl);
-    h = bal_mix(h);
-    static const char *const kinds[] = { "ip", "consumer", "header", "jwt" };
-    const char *kn = kind == 'c' ? kinds[1] : kind == 'h' ? kinds[2] :
-                     kind == 'j' ? kinds[3] : kinds[0];
+    key_of(g, qc->key, qc->claim, &qc->id, sizeof(qc->id), &key);
+    const char *kn = key.kind == 'c' ? "consumer" : key.kind == 'h' ? "header" :
+                     key.kind == 'j' ? "jwt" : "ip";
     snprintf(label, sizeof(label), "%s %s:%.*s", qc->ident, kn,
-             (int)(vl < sizeof(label) ? vl : sizeof(label)), v);
+             (int)(key.vl < sizeof(label) ? key.vl : sizeof(label)), key.v);
     uint32_t period = quota_period(q, qc->per == QUOTA_MONTH);
     struct quota_out o;
-    quota_take(g->w->args->shm, h, label, q, period, (uint64_t)qc->limit, &o);
+    quota_take(g->w->args->shm, key.hash, label, q, period, (uint64_t)qc->limit, &o);
     if (o.allowed)
         return 0;
     int64_t left = quota_seconds_left(q, period);
