@@ -189,6 +189,36 @@ quota_take(struct shm *s, uint64_t key, const char *label,
     o->used = 0;
 }
 
+/* Does entry e go in the state file (a key, a count of a current
+ * period)?  Its key and word when it does. */
+static bool
+saved(const struct shm_quota_entry *e, const struct quota_now *q,
+      uint64_t *k, uint64_t *w)
+{
+    *k = atomic_load_explicit(&e->key, memory_order_acquire);
+    if (*k == 0 || (*k & KEY_BUSY) ||
+        !atomic_load_explicit(&e->ready, memory_order_acquire))
+        return false;
+    *w = atomic_load_explicit(&e->word, memory_order_acquire);
+    return (*w & COUNT_MASK) != 0 &&
+           quota_current(q, (uint32_t)(*w >> SHM_QUOTA_COUNT_BITS));
+}
+
+uint64_t
+quota_digest(const struct shm *s, time_t now)
+{
+    struct quota_now q;
+    uint64_t d = 0x9e3779b97f4a7c15ULL;
+
+    quota_now_at(&q, now);
+    for (uint64_t i = 0; i < s->hdr->quota_entries; i++) {
+        uint64_t k, w;
+        if (saved(&s->quota[i], &q, &k, &w))
+            d = (d ^ (k * 0xff51afd7ed558ccdULL) ^ w) * 0xc4ceb9fe1a85ec53ULL;
+    }
+    return d;
+}
+
 long
 quota_save(const struct shm *s, const char *path, time_t now, char *err,
            size_t cap)
@@ -217,14 +247,10 @@ quota_save(const struct shm *s, const char *path, time_t now, char *err,
     fprintf(f, "%s\n# key period count label\n", STATE_MAGIC);
     for (uint64_t i = 0; i < s->hdr->quota_entries; i++) {
         const struct shm_quota_entry *e = &s->quota[i];
-        uint64_t k = atomic_load_explicit(&e->key, memory_order_acquire);
-        if (k == 0 || (k & KEY_BUSY) ||
-            !atomic_load_explicit(&e->ready, memory_order_acquire))
+        uint64_t k, w;
+        if (!saved(e, &q, &k, &w))
             continue;
-        uint64_t w = atomic_load_explicit(&e->word, memory_order_acquire);
         uint32_t p = (uint32_t)(w >> SHM_QUOTA_COUNT_BITS);
-        if ((w & COUNT_MASK) == 0 || !quota_current(&q, p))
-            continue;
         char label[SHM_QUOTA_LABEL];
         memcpy(label, e->label, sizeof(label));
         label[sizeof(label) - 1] = '\0';

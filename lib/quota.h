@@ -53,6 +53,9 @@ void quota_take(struct shm *s, uint64_t key, const char *label,
  * or -1 with the reason in err. */
 long quota_save(const struct shm *s, const char *path, time_t now,
                 char *err, size_t cap);
+/* A digest of what quota_save would write at now: equal digests, the
+ * same file (so an idle table need not be written again). */
+uint64_t quota_digest(const struct shm *s, time_t now);
 /* Loads path into the table (entries of past periods are dropped): the
  * number of entries loaded, 0 when there is no file, or -1 with the
  * reason in err (file:line: message) for a file that cannot be read or

@@ -386,6 +386,7 @@ reload(struct master *m)
     log_set_level(c->log_level);
     m->reload_ok = true;
     m->reload_error[0] = '\0';
+    m->state_saved = false;     /* state_dir may have moved: write anew */
     log_notice("configuration reloaded: generation %u, %lld workers", gen,
                (long long)c->workers);
     log_listeners(c);

@@ -79,6 +79,8 @@ struct master {
     int stopping;               /* 0, SIGTERM or SIGQUIT */
     uint64_t quota_due;         /* next write of the quota state */
     bool state_failing;         /* the last write failed (logged once) */
+    bool state_saved;           /* state_digest is what the file holds */
+    uint64_t state_digest;
 };
 
 extern struct master *cerb_master;

@@ -70,8 +70,13 @@ state_save(struct master *m)
     m->quota_due = master_now() + (uint64_t)m->conf->quota_interval;
     if (!m->conf->has_quotas)
         return;
+    /* Nothing counted since the last write: the file already says it. */
+    time_t now = time(NULL);
+    uint64_t d = quota_digest(&m->shm, now);
+    if (m->state_saved && d == m->state_digest && !m->state_failing)
+        return;
     state_path(m->conf, path, sizeof(path));
-    long n = quota_save(&m->shm, path, time(NULL), err, sizeof(err));
+    long n = quota_save(&m->shm, path, now, err, sizeof(err));
     if (n < 0) {
         if (!m->state_failing)
             log_error("quota state not saved: %s", err);
@@ -81,5 +86,7 @@ state_save(struct master *m)
     if (m->state_failing)
         log_notice("quota state saved again: %s", path);
     m->state_failing = false;
+    m->state_saved = true;
+    m->state_digest = d;
     log_debug("%s: %ld quota counts saved", path, n);
 }

@@ -136,6 +136,9 @@ test_state(void)
     struct quota_now old;
     quota_now_at(&old, T0 - 86400);
     quota_take(&s, 13, "yesterday ip:x", &old, old.day, 10, &o);
+    uint64_t d0 = quota_digest(&s, T0);
+    ok(d0 == quota_digest(&s, T0), "the digest of an unchanged table stays");
+    ok(d0 != quota_digest(&s, T0 + 86400), "a new day changes it (daily counts drop)");
     is_int(quota_save(&s, path, T0, err, sizeof(err)), 2,
            "saved: the two current entries, not yesterday's");
     FILE *f = fopen(path, "r");
@@ -154,6 +157,7 @@ test_state(void)
            "loaded back into a fresh table");
     quota_take(&s2, 11, "day consumer:acme", &q, q.day, 10, &o);
     is_int(o.used, 5, "acme goes on from 4");
+    ok(quota_digest(&s2, T0) != d0, "a count changes the digest");
     quota_take(&s2, 12, "mon", &q, q.month, 10, &o);
     is_int(o.used, 3, "the monthly key from 2");
     /* A day later the daily count is gone, the monthly one stays. */
