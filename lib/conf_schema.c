@@ -362,6 +362,32 @@ listener_check(struct conf_ctx *ctx, void *obj, const char *path)
                    "this one has tls", path);
 }
 
+/* The gateway's policy keys, the same on listeners and routes (in the
+ * struct's member pol). */
+#define POLICY_KEYS(T) \
+    { "auth", CK_GROUP, OFF(T, pol.auth), 0, NULL, 0, 0, 0, NULL, \
+      &gw_auth_section }, \
+    { "rate_limit", CK_GROUP, OFF(T, pol.rate_limit), 0, NULL, 0, 0, 0, NULL, \
+      &gw_rate_limit_section }, \
+    { "rate_limits", CK_LIST, OFF(T, pol.rate_limits), \
+      OFF(T, pol.nrate_limits), NULL, 0, 0, 0, NULL, &gw_rate_limit_section }, \
+    { "quota", CK_GROUP, OFF(T, pol.quota), 0, NULL, 0, 0, 0, NULL, \
+      &gw_quota_section }, \
+    { "quotas", CK_LIST, OFF(T, pol.quotas), OFF(T, pol.nquotas), NULL, 0, 0, \
+      0, NULL, &gw_quota_section }, \
+    { "allow", CK_STRLIST, OFF(T, pol.allow), OFF(T, pol.nallow), NULL, 0, 0, \
+      0, NULL, NULL }, \
+    { "deny", CK_STRLIST, OFF(T, pol.deny), OFF(T, pol.ndeny), NULL, 0, 0, 0, \
+      NULL, NULL }, \
+    { "deny_rules", CK_LIST, OFF(T, pol.deny_rules), OFF(T, pol.ndeny_rules), \
+      NULL, 0, 0, 0, NULL, &gw_deny_rule_section }, \
+    { "cors", CK_GROUP, OFF(T, pol.cors), 0, NULL, 0, 0, 0, NULL, \
+      &gw_cors_section }, \
+    { "request_headers", CK_GROUP, OFF(T, pol.request_headers), 0, NULL, 0, 0, \
+      0, NULL, &gw_headers_section }, \
+    { "response_headers", CK_GROUP, OFF(T, pol.response_headers), 0, NULL, 0, \
+      0, 0, NULL, &gw_headers_section }
+
 static const struct conf_key listener_keys[] = {
     { "name", CK_STR, OFF(struct conf_listener, name), 0, NULL,
       CF_REQUIRED | CF_NONEMPTY, 0, 0, NULL, NULL },
@@ -401,28 +427,7 @@ static const struct conf_key listener_keys[] = {
       SEC(tls_section) },
     { "redirect_https", CK_BOOL, OFF(struct conf_listener, redirect_https), 0,
       "false", 0, 0, 0, NULL, NULL },
-    { "auth", CK_GROUP, OFF(struct conf_listener, pol.auth), 0, NULL, 0, 0, 0, NULL,
-      &gw_auth_section },
-    { "rate_limit", CK_GROUP, OFF(struct conf_listener, pol.rate_limit), 0, NULL, 0, 0, 0, NULL,
-      &gw_rate_limit_section },
-    { "rate_limits", CK_LIST, OFF(struct conf_listener, pol.rate_limits),
-      OFF(struct conf_listener, pol.nrate_limits), NULL, 0, 0, 0, NULL, &gw_rate_limit_section },
-    { "quota", CK_GROUP, OFF(struct conf_listener, pol.quota), 0, NULL, 0, 0, 0, NULL,
-      &gw_quota_section },
-    { "quotas", CK_LIST, OFF(struct conf_listener, pol.quotas),
-      OFF(struct conf_listener, pol.nquotas), NULL, 0, 0, 0, NULL, &gw_quota_section },
-    { "allow", CK_STRLIST, OFF(struct conf_listener, pol.allow), OFF(struct conf_listener, pol.nallow), NULL,
-      0, 0, 0, NULL, NULL },
-    { "deny", CK_STRLIST, OFF(struct conf_listener, pol.deny), OFF(struct conf_listener, pol.ndeny), NULL,
-      0, 0, 0, NULL, NULL },
-    { "deny_rules", CK_LIST, OFF(struct conf_listener, pol.deny_rules),
-      OFF(struct conf_listener, pol.ndeny_rules), NULL, 0, 0, 0, NULL, &gw_deny_rule_section },
-    { "cors", CK_GROUP, OFF(struct conf_listener, pol.cors), 0, NULL, 0, 0, 0, NULL,
-      &gw_cors_section },
-    { "request_headers", CK_GROUP, OFF(struct conf_listener, pol.request_headers), 0, NULL, 0,
-      0, 0, NULL, &gw_headers_section },
-    { "response_headers", CK_GROUP, OFF(struct conf_listener, pol.response_headers), 0, NULL,
-      0, 0, 0, NULL, &gw_headers_section },
+    POLICY_KEYS(struct conf_listener),
     { NULL, 0, 0, 0, NULL, 0, 0, 0, NULL, NULL }
 };
 static const struct conf_section listener_section = {
@@ -722,28 +727,7 @@ static const struct conf_key route_keys[] = {
       NULL },
     { "max_body_size", CK_SIZE, OFF(struct conf_route, max_body_size), 0, "0",
       0, 0, (int64_t)1 << 50, NULL, NULL },
-    { "auth", CK_GROUP, OFF(struct conf_route, pol.auth), 0, NULL, 0, 0, 0, NULL,
-      &gw_auth_section },
-    { "rate_limit", CK_GROUP, OFF(struct conf_route, pol.rate_limit), 0, NULL, 0, 0, 0, NULL,
-      &gw_rate_limit_section },
-    { "rate_limits", CK_LIST, OFF(struct conf_route, pol.rate_limits),
-      OFF(struct conf_route, pol.nrate_limits), NULL, 0, 0, 0, NULL, &gw_rate_limit_section },
-    { "quota", CK_GROUP, OFF(struct conf_route, pol.quota), 0, NULL, 0, 0, 0, NULL,
-      &gw_quota_section },
-    { "quotas", CK_LIST, OFF(struct conf_route, pol.quotas),
-      OFF(struct conf_route, pol.nquotas), NULL, 0, 0, 0, NULL, &gw_quota_section },
-    { "allow", CK_STRLIST, OFF(struct conf_route, pol.allow), OFF(struct conf_route, pol.nallow), NULL,
-      0, 0, 0, NULL, NULL },
-    { "deny", CK_STRLIST, OFF(struct conf_route, pol.deny), OFF(struct conf_route, pol.ndeny), NULL,
-      0, 0, 0, NULL, NULL },
-    { "deny_rules", CK_LIST, OFF(struct conf_route, pol.deny_rules),
-      OFF(struct conf_route, pol.ndeny_rules), NULL, 0, 0, 0, NULL, &gw_deny_rule_section },
-    { "cors", CK_GROUP, OFF(struct conf_route, pol.cors), 0, NULL, 0, 0, 0, NULL,
-      &gw_cors_section },
-    { "request_headers", CK_GROUP, OFF(struct conf_route, pol.request_headers), 0, NULL, 0,
-      0, 0, NULL, &gw_headers_section },
-    { "response_headers", CK_GROUP, OFF(struct conf_route, pol.response_headers), 0, NULL,
-      0, 0, 0, NULL, &gw_headers_section },
+    POLICY_KEYS(struct conf_route),
     { "rewrite", CK_GROUP, OFF(struct conf_route, pol.rewrite), 0, NULL, 0, 0, 0, NULL,
       &gw_rewrite_section },
     { "query", CK_GROUP, OFF(struct conf_route, pol.query), 0, NULL, 0, 0, 0, NULL,
