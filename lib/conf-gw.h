@@ -183,5 +183,9 @@ void gw_conf_place(struct conf *c, size_t i, struct gw_place *out);
 void gw_conf_auth(struct conf_ctx *ctx, struct conf *c);
 void gw_conf_limit(struct conf_ctx *ctx, struct conf *c);
 void gw_conf_http(struct conf_ctx *ctx, struct conf *c);
+/* Then the identity headers (conf->identity_headers): every name cerberus
+ * sets to say who the client is, over the whole file, which a client may
+ * never send on any route. */
+void gw_conf_identity(struct conf_ctx *ctx, struct conf *c);
 
 #endif

@@ -152,6 +152,8 @@ struct conf_listener {
     int64_t max_request_line;
     int64_t max_headers;
     bool trust_request_id;      /* keep a valid X-Request-ID from clients */
+    bool trust_forwarded;       /* keep (and append to) a client's
+                                 * X-Forwarded-For */
     struct conf_tls *tls;       /* TLS termination, or NULL */
     struct conf_policies pol;   /* gateway defaults for its routes */
     bool redirect_https;        /* plain listener: 301 to the TLS listener */
@@ -274,6 +276,10 @@ struct conf {
     char **cert_headers;        /* client-certificate headers: only cerberus
                                  * sets them, on every listener */
     size_t ncert_headers;
+    char **identity_headers;    /* the names cerberus sets to say who the
+                                 * client is (gw_conf_identity), folded:
+                                 * lower case, '_' read as '-' */
+    size_t nidentity_headers;
     struct arena *arena;
 };
 

@@ -626,3 +626,85 @@ gw_conf_auth(struct conf_ctx *ctx, struct conf *c)
             auth_compile(ctx, c, pl.pol->auth, pl.where);
     }
 }
+
+/* ---- identity headers -------------------------------------------------- */
+
+/* name folded into the set (lower case, '_' as '-'), once. */
+static void
+identity_add(struct conf_ctx *ctx, struct conf *c, const char *name)
+{
+    size_t n = strlen(name);
+    char *f = arena_alloc(conf_ctx_arena(ctx), n + 1);
+
+    if (f == NULL) {
+        conf_error(ctx, &c->src, "out of memory");
+        return;
+    }
+    for (size_t i = 0; i <= n; i++) {
+        char ch = name[i];
+        f[i] = ch == '_' ? '-' : ch >= 'A' && ch <= 'Z' ? (char)(ch + 32) : ch;
+    }
+    for (size_t i = 0; i < c->nidentity_headers; i++)
+        if (strcmp(c->identity_headers[i], f) == 0)
+            return;
+    char **set = arena_alloc(conf_ctx_arena(ctx),
+                             (c->nidentity_headers + 1) * sizeof(*set));
+    if (set == NULL) {
+        conf_error(ctx, &c->src, "out of memory");
+        return;
+    }
+    if (c->nidentity_headers > 0)
+        memcpy(set, c->identity_headers, c->nidentity_headers * sizeof(*set));
+    set[c->nidentity_headers++] = f;
+    c->identity_headers = set;
+}
+
+/* A request_headers value that says who the client is. */
+static bool
+identity_value(const char *v)
+{
+    static const char *const vars[] = { "$consumer", "$jwt_sub",
+                                         "$remote_addr" };
+
+    for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
+        if (strstr(v, vars[i]) != NULL)
+            return true;
+    return false;
+}
+
+void
+gw_conf_identity(struct conf_ctx *ctx, struct conf *c)
+{
+    /* What the proxy and the gateway always set (and the usual names of
+     * the client's address and of its certificate). */
+    static const char *const fixed[] = {
+        "X-Consumer", "X-Forwarded-For", "X-Forwarded-Proto",
+        "X-Forwarded-Host", "X-Real-IP", "Forwarded", "X-Request-ID",
+        "X-Client-Subject", "X-Client-Fingerprint"
+    };
+
+    for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
+        identity_add(ctx, c, fixed[i]);
+    for (size_t i = 0; i < c->nlisteners; i++) {
+        const struct conf_tls *t = c->listeners[i].tls;
+        if (t != NULL && t->client_subject_header != NULL)
+            identity_add(ctx, c, t->client_subject_header);
+        if (t != NULL && t->client_fingerprint_header != NULL)
+            identity_add(ctx, c, t->client_fingerprint_header);
+    }
+    for (size_t i = 0; i < gw_conf_nplaces(c); i++) {
+        struct gw_place pl;
+        gw_conf_place(c, i, &pl);
+        const struct conf_auth *au = pl.pol->auth;
+        if (au != NULL && au->jwt != NULL)
+            for (size_t k = 0; k < au->jwt->nforward_claims; k++)
+                identity_add(ctx, c, au->jwt->forward_claims[k].value);
+        const struct conf_headers *h = pl.pol->request_headers;
+        for (size_t k = 0; h != NULL && k < h->nset; k++)
+            if (identity_value(h->set[k].value))
+                identity_add(ctx, c, h->set[k].name);
+        for (size_t k = 0; h != NULL && k < h->nadd; k++)
+            if (identity_value(h->add[k].value))
+                identity_add(ctx, c, h->add[k].name);
+    }
+}

@@ -423,6 +423,8 @@ static const struct conf_key listener_keys[] = {
       0, 1, 100, NULL, NULL },
     { "trust_request_id", CK_BOOL, OFF(struct conf_listener, trust_request_id),
       0, "false", 0, 0, 0, NULL, NULL },
+    { "trust_forwarded", CK_BOOL, OFF(struct conf_listener, trust_forwarded),
+      0, "false", 0, 0, 0, NULL, NULL },
     { "tls", CK_GROUP, OFF(struct conf_listener, tls), 0, NULL, 0, 0, 0, NULL,
       SEC(tls_section) },
     { "redirect_https", CK_BOOL, OFF(struct conf_listener, redirect_https), 0,
@@ -925,6 +927,7 @@ root_check(struct conf_ctx *ctx, void *obj, const char *path)
     gw_conf_auth(ctx, c);
     gw_conf_limit(ctx, c);
     gw_conf_http(ctx, c);
+    gw_conf_identity(ctx, c);
     for (size_t i = 0; i < c->nroutes; i++) {
         struct conf_route *r = &c->routes[i];
         r->has_policies = policies_set(&r->pol);

@@ -13,7 +13,7 @@ $t->write_conf(<<'EOF');
 workers = 1;
 listeners = (
   { name = "web"; address = "127.0.0.1:%%PORT:web%%"; max_request_line = "16k"; },
-  { name = "trust"; address = "127.0.0.1:%%PORT:trust%%"; trust_request_id = true; server_header = ""; },
+  { name = "trust"; address = "127.0.0.1:%%PORT:trust%%"; trust_request_id = true; trust_forwarded = true; server_header = ""; },
   { name = "edge"; address = "127.0.0.1:%%PORT:edge%%"; server_header = "edge/1.0"; }
 );
 pools = (
@@ -133,13 +133,21 @@ is(hv1($j, 'X-Forwarded-Host'), 'localhost', 'X-Forwarded-Host: the Host');
 $j = seen(http_get($port, '/xff', 'X-Forwarded-For' => '203.0.113.7, 10.0.0.1',
                    'X-Forwarded-Proto' => 'https', 'X-Forwarded-Host' => 'evil.example',
                    Host => 'www.example.com:8080'));
-is(hv1($j, 'X-Forwarded-For'), '203.0.113.7, 10.0.0.1, 127.0.0.1', 'X-Forwarded-For appended to');
+is(hv1($j, 'X-Forwarded-For'), '127.0.0.1', 'a client X-Forwarded-For is replaced (no trust_forwarded)');
 is(hv1($j, 'X-Forwarded-Proto'), 'http', 'a client X-Forwarded-Proto is replaced');
 is(hv1($j, 'X-Forwarded-Host'), 'www.example.com:8080', 'a client X-Forwarded-Host is replaced');
 $j = seen(http_raw($port, "GET /xff2 HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 192.0.2.1\r\n"
                         . "X-Forwarded-For: 192.0.2.2\r\nConnection: close\r\n\r\n"));
+is(hv1($j, 'X-Forwarded-For'), '127.0.0.1',
+   'X-Forwarded-For: no field line of the client is kept (no trust_forwarded)');
+# trust_forwarded: the client's lines are kept, in order, then the client
+$j = seen(http_get($t->port('trust'), '/xff', 'X-Forwarded-For' => '203.0.113.7, 10.0.0.1'));
+is(hv1($j, 'X-Forwarded-For'), '203.0.113.7, 10.0.0.1, 127.0.0.1', 'trust_forwarded: X-Forwarded-For appended to');
+$j = seen(http_raw($t->port('trust'), "GET /xff2 HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 192.0.2.1\r\n"
+                        . "X_Forwarded_For: 192.0.2.9\r\nX-Forwarded-For: 192.0.2.2\r\nConnection: close\r\n\r\n"));
 is(hv1($j, 'X-Forwarded-For'), '192.0.2.1, 192.0.2.2, 127.0.0.1',
-   'X-Forwarded-For: every field line is kept, in order, then the client');
+   'trust_forwarded: every field line is kept, in order, then the client');
+is(hv1($j, 'X_Forwarded_For'), undef, 'trust_forwarded: not an underscore twin');
 $j = seen(http_get($port, '/xff', 'X-Forwarded-For' => ''));
 is(hv1($j, 'X-Forwarded-For'), '127.0.0.1', 'an empty X-Forwarded-For is not kept as ", "');
 

@@ -326,9 +326,9 @@ is_deeply([ map { $_->[1] } grep { lc $_->[0] eq 'www-authenticate' } @{ $r->{he
 refused(Cerb::http_get($P, '/both/x', 'X-Api-Key' => 'no', Authorization => basic('bob:no')),
         'ApiKey, Basic realm="cerberus"', 'both wrong');
 
-# ---- no auth: the client's X-Consumer is not touched
+# ---- no auth: the client's X-Consumer is dropped too (issue 12)
 $r = Cerb::http_get($P, '/open', 'X-Consumer' => 'anyone');
-is_deeply(seen($r)->{'x-consumer'}, ['anyone'], 'a route without auth passes X-Consumer as it is');
+is(seen($r)->{'x-consumer'}, undef, 'a route without auth drops a client X-Consumer');
 
 # ---- a listener's auth is the default of its routes
 my $I = $t->port('inh');

@@ -294,3 +294,54 @@ gw_request(struct gw *g, struct conn *c, const struct http_request *req,
     }
     return 0;
 }
+
+/* ---- identity headers -------------------------------------------------- */
+
+/* Does name read as the folded name f (lower case, '-'), any case, '_'
+ * for '-'? */
+static bool
+folded_eq(struct http_str name, const char *f)
+{
+    size_t i = 0;
+
+    for (; i < name.len; i++) {
+        char ch = name.p[i];
+        ch = ch == '_' ? '-' : ch >= 'A' && ch <= 'Z' ? (char)(ch + 32) : ch;
+        if (ch != f[i])         /* also at f's NUL */
+            return false;
+    }
+    return f[i] == '\0';
+}
+
+bool
+gw_strip_identity(const struct conf *conf, const struct conf_listener *l,
+                  struct http_request *req, const char **why)
+{
+    size_t k = 0, nauth = 0;
+
+    for (size_t i = 0; i < req->nheaders; i++) {
+        struct http_str name = req->headers[i].name;
+        const char *hit = NULL;
+        for (size_t j = 0; j < conf->nidentity_headers && hit == NULL; j++)
+            if (folded_eq(name, conf->identity_headers[j]))
+                hit = conf->identity_headers[j];
+        /* a trusted client's own, as spelt by the standard only */
+        if (hit != NULL && memchr(name.p, '_', name.len) == NULL &&
+            ((l->trust_request_id && strcmp(hit, "x-request-id") == 0) ||
+             (l->trust_forwarded && strcmp(hit, "x-forwarded-for") == 0)))
+            hit = NULL;
+        if (hit != NULL)
+            continue;
+        if (http_str_ieq(name, "authorization"))
+            nauth++;
+        if (k != i)
+            req->headers[k] = req->headers[i];
+        k++;
+    }
+    req->nheaders = k;
+    if (nauth > 1) {
+        *why = "two Authorization headers";
+        return false;
+    }
+    return true;
+}

@@ -86,6 +86,16 @@ struct gw {
     ((g)->route->pol.n ? (g)->route->pol.f : (g)->l->pol.f)
 #define GW_POL_N(g, n) ((g)->route->pol.n ? (g)->route->pol.n : (g)->l->pol.n)
 
+/* Before routing, on every request of every route: removes each header
+ * cerberus sets to say who the client is (conf->identity_headers), its
+ * name in any case and with '_' for '-', so that no policy, route or
+ * server sees a client's; the client's X-Request-ID stays (as sent) on a
+ * listener with trust_request_id, its X-Forwarded-For on one with
+ * trust_forwarded.  Returns false with *why when the request is refused
+ * (400): two Authorization headers. */
+bool gw_strip_identity(const struct conf *conf, const struct conf_listener *l,
+                       struct http_request *req, const char **why);
+
 /* Runs the chain for a request on a route with policies: 0 when it goes
  * on (to the proxy or the route's return, with g's changes), else the
  * status the gateway answers with g's headers and body. */

@@ -343,10 +343,6 @@ jwt(struct gw *g, const struct conf_jwt *j, const char **why, char *whybuf,
     const struct http_header *h = http_header_find(g->req, j->header);
     struct http_str tok = { NULL, 0 };
 
-    /* Only the token says these. */
-    for (size_t i = 0; i < j->nforward_claims; i++)
-        gw_edit_drop(&g->up, j->forward_claims[i].value,
-                     strlen(j->forward_claims[i].value));
     if (h != NULL) {
         tok = h->value;
         bool bearer = tok.len > 7 && strncasecmp(tok.p, "Bearer ", 7) == 0;
@@ -432,6 +428,76 @@ jwt(struct gw *g, const struct conf_jwt *j, const char **why, char *whybuf,
     return AUTH_OK;
 }
 
+/* Headers of the request named name, any case, '_' read as '-'. */
+static size_t
+header_count(const struct http_request *req, const char *name)
+{
+    size_t n = 0, nl = strlen(name);
+
+    for (size_t i = 0; i < req->nheaders; i++) {
+        const struct http_str *h = &req->headers[i].name;
+        bool eq = h->len == nl;
+        for (size_t k = 0; k < nl && eq; k++) {
+            char a = h->p[k] == '_' ? '-' : h->p[k];
+            char b = name[k] == '_' ? '-' : name[k];
+            eq = a == b || ((a | 0x20) == (b | 0x20) && (a | 0x20) >= 'a' &&
+                            (a | 0x20) <= 'z');
+        }
+        n += eq;
+    }
+    return n;
+}
+
+/* Parameters named name in a query string. */
+static size_t
+query_count(struct http_str q, const char *name)
+{
+    size_t n = 0, nl = strlen(name);
+
+    if (q.p == NULL)
+        return 0;
+    const char *p = q.p, *end = q.p + q.len;
+    if (p < end && *p == '?')
+        p++;
+    while (p < end) {
+        const char *amp = memchr(p, '&', (size_t)(end - p));
+        if (amp == NULL)
+            amp = end;
+        const char *eq = memchr(p, '=', (size_t)(amp - p));
+        const char *ne = eq ? eq : amp;
+        n += (size_t)(ne - p) == nl && memcmp(p, name, nl) == 0;
+        if (amp == end)
+            break;
+        p = amp + 1;
+    }
+    return n;
+}
+
+/* Two credentials of one kind make the client ambiguous (which one did
+ * cerberus check, which one does the server read?): why, or NULL.  Two
+ * Authorization headers never get this far (gw_strip_identity). */
+static const char *
+duplicate(struct gw *g, const struct conf_auth *au)
+{
+    const struct conf_api_key *k = au->api_key;
+    const struct conf_jwt *j = au->jwt;
+
+    if (k != NULL) {
+        size_t nh = header_count(g->req, k->header);
+        size_t nq = k->query != NULL ? query_count(g->req->query, k->query)
+                                     : 0;
+        if (nh > 1)
+            return "more than one API key header";
+        if (nq > 1)
+            return "more than one API key query parameter";
+        if (nh + nq > 1)
+            return "an API key in both the header and the query";
+    }
+    if (j != NULL && header_count(g->req, j->header) > 1)
+        return "more than one token header";
+    return NULL;
+}
+
 int
 gw_auth(struct gw *g)
 {
@@ -443,8 +509,11 @@ gw_auth(struct gw *g)
 
     if (au == NULL)
         return 0;
-    /* Only cerberus says who the client is. */
-    gw_edit_drop(&g->up, "X-Consumer", 10);
+    /* (Only cerberus says who the client is: X-Consumer and the forwarded
+     * claims are gone from the request already, gw_strip_identity.) */
+    const char *dup = duplicate(g, au);
+    if (dup != NULL)
+        return gw_refuse(g, 400, "auth", "bad request", "%s", dup);
     /* In order api_key, jwt, basic: the first that succeeds wins. */
     if (au->api_key != NULL &&
         (res[0] = api_key(g, au->api_key, &why[0])) == AUTH_OK)

@@ -557,6 +557,13 @@ handle_request(struct conn *c, struct http_request *req)
     c->http10 = req->version == 10;
     c->discard = 0;
     c->unread = false;
+    /* Only cerberus says who the client is: what it would say is gone
+     * from the request before anything looks at it. */
+    const char *why = NULL;
+    if (!gw_strip_identity(w->conf, c->l, req, &why)) {
+        respond_error(c, 400, why);
+        return;
+    }
     /* The path buffer holds any path a head within max_header_size has. */
     size_t nlen = uri_normalize_path(req->path.p, req->path.len, w->pathbuf,
                                      w->pathbuf_size);
