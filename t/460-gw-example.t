@@ -33,6 +33,13 @@ close $f;
 my ($rc, $out, $err) = Cerb::run_cmd(cerberus_bin(), 'check', '-c', "$d/ex/gateway.conf");
 is($rc, 0, 'etc/examples/gateway.conf checks') or diag("$out\n$err");
 like($out, qr/orders-v1 .*-> pool orders-v1/, '... with its versioned routes');
+# Every route with auth carries a limit per client address, decided before
+# auth: wrong keys and tokens are throttled (issue 12).
+my @routes = split /\n  \{ name = /, (split /^routes = \(/m, $conf)[1];
+my @authed = grep { /\bauth = \{/ } @routes;
+ok(@authed >= 4, scalar(@authed) . ' routes with auth in the example');
+is_deeply([ map { /^"([^"]+)"/ } grep { !/key = "ip"/ } @authed ], [],
+          '... each with a per-ip rate limit');
 
 unlink "$d/ex/keys/id.example.com.pem";
 ($rc, $out, $err) = Cerb::run_cmd(cerberus_bin(), 'check', '-c', "$d/ex/gateway.conf");

@@ -257,20 +257,24 @@ gw_request(struct gw *g, struct conn *c, const struct http_request *req,
     g->keep.on = true;
     g->keep.response_headers = GW_POL(g, response_headers);
 
+    g->rl_remaining = INT64_MAX;
+    /* Limits that need no identity come before auth, so that a client
+     * guessing keys or passwords is limited too; those by consumer or
+     * claim after it. */
     int (*const chain[])(struct gw *) = {
-        gw_access, gw_auth, gw_rate_limit, gw_quota, gw_cors_preflight,
-        gw_transform
+        gw_access, gw_limit_before_auth, gw_auth, gw_rate_limit, gw_quota,
+        gw_cors_preflight, gw_transform
     };
     /* A CORS preflight never carries credentials (browsers send none):
      * on a route with cors it passes access control and goes straight
      * to its answer, as in Kong; authentication, limits and quotas apply
-     * to the actual request. */
+     * to the actual request (chain[1] to chain[4]). */
     bool preflight = GW_POL(g, cors) != NULL && req->method_id == HTTP_OPTIONS &&
                      http_header_find(req, "origin") != NULL &&
                      http_header_find(req, "access-control-request-method")
                          != NULL;
     for (size_t i = 0; i < sizeof(chain) / sizeof(chain[0]); i++) {
-        if (preflight && i >= 1 && i <= 3)
+        if (preflight && i >= 1 && i <= 4)
             continue;
         int st = chain[i](g);
         if (st != 0) {

@@ -1,6 +1,7 @@
 /* gateway: the API-gateway policy chain of a request (DESIGN.md, "Request
- * path in a worker"): access -> auth -> rate limit -> quota -> CORS
- * preflight -> transformations -> proxy.  Every policy is one module with
+ * path in a worker"): access -> rate limits and quotas by ip or header ->
+ * auth -> rate limits and quotas by consumer or claim -> CORS preflight ->
+ * transformations -> proxy.  Every policy is one module with
  * one entry point over struct gw; a route's policies, or its listener's
  * where the route sets none, decide. */
 #ifndef CERB_GATEWAY_H
@@ -118,7 +119,11 @@ size_t gw_expand(struct gw *g, const char *s, char *out, size_t cap);
 /* The modules (worker/gw_*.c): each returns 0 to go on, else a status
  * (after gw_refuse, or with g->status set for an answer of its own). */
 int gw_access(struct gw *g);
+/* The rate limits, then the quotas, whose key needs no identity (ip,
+ * header:NAME): before auth, so that failed attempts count. */
+int gw_limit_before_auth(struct gw *g);
 int gw_auth(struct gw *g);
+/* Those by consumer or jwt:CLAIM, after auth. */
 int gw_rate_limit(struct gw *g);
 int gw_quota(struct gw *g);
 int gw_cors_preflight(struct gw *g);

@@ -114,22 +114,31 @@ one_limit(struct gw *g, const struct conf_rate_limit *rl, uint64_t now)
                      rl->key);
 }
 
-int
-gw_rate_limit(struct gw *g)
+/* Is a limit or quota with this key decided before authentication?
+ * Those by the consumer or a claim need the identity auth finds; every
+ * other one (ip, header:NAME) counts the failed attempts too. */
+static bool
+before_auth(const char *key)
+{
+    return strcmp(key, "consumer") != 0 && strncmp(key, "jwt:", 4) != 0;
+}
+
+/* The rate limits of the phase (before auth, or after it). */
+static int
+rate_limits(struct gw *g, bool pre)
 {
     const struct conf_policies *p = &g->route->pol;
 
     if (p->rate_limit == NULL && p->nrate_limits == 0)
         p = &g->l->pol;         /* the route's limits replace the listener's */
-    if (p->rate_limit == NULL && p->nrate_limits == 0)
-        return 0;
-    g->rl_remaining = INT64_MAX;
     uint64_t now = 0;           /* shm_rl_take reads the clock itself */
     int st;
-    if (p->rate_limit != NULL && (st = one_limit(g, p->rate_limit, now)) != 0)
+    if (p->rate_limit != NULL && before_auth(p->rate_limit->key) == pre &&
+        (st = one_limit(g, p->rate_limit, now)) != 0)
         return st;
     for (size_t i = 0; i < p->nrate_limits; i++)
-        if ((st = one_limit(g, &p->rate_limits[i], now)) != 0)
+        if (before_auth(p->rate_limits[i].key) == pre &&
+            (st = one_limit(g, &p->rate_limits[i], now)) != 0)
             return st;
     return 0;
 }
@@ -163,8 +172,9 @@ one_quota(struct gw *g, const struct conf_quota *qc, const struct quota_now *q)
                      qc->per == QUOTA_MONTH ? "month" : "day", qc->key);
 }
 
-int
-gw_quota(struct gw *g)
+/* The quotas of the phase. */
+static int
+quotas(struct gw *g, bool pre)
 {
     const struct conf_policies *p = &g->route->pol;
 
@@ -175,10 +185,31 @@ gw_quota(struct gw *g)
     struct quota_now q;
     quota_now_at(&q, time(NULL));
     int st;
-    if (p->quota != NULL && (st = one_quota(g, p->quota, &q)) != 0)
+    if (p->quota != NULL && before_auth(p->quota->key) == pre &&
+        (st = one_quota(g, p->quota, &q)) != 0)
         return st;
     for (size_t i = 0; i < p->nquotas; i++)
-        if ((st = one_quota(g, &p->quotas[i], &q)) != 0)
+        if (before_auth(p->quotas[i].key) == pre &&
+            (st = one_quota(g, &p->quotas[i], &q)) != 0)
             return st;
     return 0;
+}
+
+int
+gw_limit_before_auth(struct gw *g)
+{
+    int st = rate_limits(g, true);
+    return st != 0 ? st : quotas(g, true);
+}
+
+int
+gw_rate_limit(struct gw *g)
+{
+    return rate_limits(g, false);
+}
+
+int
+gw_quota(struct gw *g)
+{
+    return quotas(g, false);
 }
