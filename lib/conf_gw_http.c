@@ -292,7 +292,9 @@ check_query(struct conf_ctx *ctx, const struct conf_query *q, const char *where)
                        "parameter name", where, q->remove[i]);
 }
 
-/* origins: "*" alone, or scheme://host[:port] as browsers send them. */
+/* origins: "*" alone (and then without credentials), or
+ * scheme://host[:port] as browsers send them; never "null", which any
+ * page can send (sandboxed frames, data: and file: documents). */
 static void
 check_cors(struct conf_ctx *ctx, const struct conf_cors *cors,
            const char *where)
@@ -303,6 +305,17 @@ check_cors(struct conf_ctx *ctx, const struct conf_cors *cors,
             if (cors->norigins > 1)
                 conf_error(ctx, &cors->src, "%s: cors.origins: \"*\" must be "
                            "the only origin", where);
+            else if (cors->credentials)
+                conf_error(ctx, &cors->src, "%s: cors: origins [\"*\"] with "
+                           "credentials = true would let any site read "
+                           "responses with its users' cookies; list the "
+                           "origins", where);
+            continue;
+        }
+        if (strcasecmp(o, "null") == 0) {
+            conf_error(ctx, &cors->src, "%s: cors.origins[%zu]: \"null\" is "
+                       "never allowed (any page can send Origin: null)",
+                       where, i);
             continue;
         }
         const char *h = strstr(o, "://");

@@ -91,8 +91,9 @@ origin_allowed(const struct conf_cors *cors, struct http_str o)
     return false;
 }
 
-/* "*" answers any origin, unless credentials are allowed (the Fetch
- * standard refuses "*" with credentials): then the origin itself. */
+/* "*" answers any origin with "*" (the configuration refuses it with
+ * credentials, which the Fetch standard refuses with "*" and which
+ * would otherwise mean reflecting every origin). */
 static bool
 any_origin(const struct conf_cors *cors)
 {
@@ -125,6 +126,11 @@ cors_origin(struct gw *g, const struct conf_cors *cors)
     const struct http_header *o = header(g->req, "origin");
     bool allowed = o != NULL && o->value.len < sizeof(g->keep.origin) &&
                    origin_allowed(cors, o->value);
+
+    /* "null" is never reflected: any page can send it.  (Only "*" without
+     * credentials answers it, with "*".) */
+    if (allowed && !any_origin(cors) && http_str_ieq(o->value, "null"))
+        allowed = false;
 
     g->keep.origin[0] = '\0';
     if (allowed) {
