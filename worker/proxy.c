@@ -789,16 +789,21 @@ proxy_upstream_failed(struct conn *c, const char *what, int err)
     struct proxy *p = c->px;
     struct upstream *u = p->u;
     bool stale = u->nreq > 1 && !p->head_seen && u->in_len == 0;
-    char why[160];
+    char why[224];
 
     snprintf(why, sizeof(why), "%s %s: %s", what, u->srv->address,
              err ? strerror(err) : "connection closed");
-    bool may = p->idempotent || p->route->retry_non_idempotent;
+    /* Only a request that is safe to send twice is sent again, whatever
+     * the reason: the server may have processed it before failing, even
+     * on a pooled connection that looks stale (it may have been closing
+     * at the very moment the request reached it). */
+    bool replay = p->idempotent || p->route->retry_non_idempotent;
+    bool may = replay;
     if (p->pool->retry_timeout > 0 &&
         ev_now(c->w->loop) - p->started > (uint64_t)p->pool->retry_timeout)
         may = false;
     if (!p->head_seen && !p->client_started && p->replayable &&
-        (stale || may)) {
+        (stale ? replay : may)) {
         /* A pooled connection the server had closed is not the server's
          * fault: same server, fresh connection, no try used. */
         if (stale) {
@@ -828,6 +833,9 @@ proxy_upstream_failed(struct conn *c, const char *what, int err)
     }
     if (!stale)
         server_failed(c, u->srv, why);
+    else if (!replay && !p->head_seen && !p->client_started)
+        snprintf(why + strlen(why), sizeof(why) - strlen(why), " (on a "
+                 "reused connection; not idempotent: not sent again)");
     proxy_fail(c, 502, why);
 }
 
