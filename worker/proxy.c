@@ -714,8 +714,13 @@ proxy_connect(struct conn *c)
         struct shm_server *ss = shm_server(w->args->shm, s->slot);
         atomic_fetch_add_explicit(&ss->requests, 1, memory_order_relaxed);
         if (c->rl != NULL) {
-            snprintf(c->rl->upstream, sizeof(c->rl->upstream), "%s",
-                     s->address);
+            /* Every server tried, in order (as nginx's $upstream_addr); a
+             * stale pooled connection's retry goes to the same one. */
+            char *ul = c->rl->upstream;
+            size_t len = strlen(ul), need = strlen(s->address) + 1;
+            if (len == 0 || (!p->fresh && len + need < sizeof(c->rl->upstream)))
+                snprintf(ul + len, sizeof(c->rl->upstream) - len, "%s%s",
+                         len ? "," : "", s->address);
             c->rl->upstream_start = ev_now(w->loop);
         }
         struct upstream *u = p->fresh ? NULL : w->idle[s->slot];
