@@ -639,6 +639,7 @@ proxy_start(struct conn *c, const struct http_request *req,
     p->req_done = false;
     p->in_sent = p->in_ready = 0;
     p->replayable = true;
+    p->body_at = p->started;
     p->head_seen = p->resp_done = p->client_started = false;
     p->rhead_len = p->rhead_off = 0;    /* nothing left from a previous one */
     p->status = 0;
@@ -1139,6 +1140,18 @@ send_to_client(struct conn *c, struct proxy *p, struct upstream *u)
     return n > 0;
 }
 
+/* Is the exchange waiting for more of the request body from the client
+ * (all it sent went up, and the body is not complete)? */
+static bool
+waiting_body(const struct conn *c)
+{
+    const struct proxy *p = c->px;
+
+    return p->u != NULL && p->u->connected && !p->tunnel && !p->req_done &&
+           p->head_off == p->head_len && p->in_ready == 0 &&
+           p->in_sent == c->in_len;
+}
+
 /* Moves what can move, in both directions, until nothing can. */
 void
 proxy_run(struct conn *c)
@@ -1196,10 +1209,12 @@ proxy_run(struct conn *c)
                                "request body");
                     return;
                 }
-                if (r > 0)
+                if (r > 0) {
                     moved = true;
-                else
+                    p->body_at = ev_now(w->loop);
+                } else {
                     p->wait = W_CLIENT_READ;
+                }
             }
         }
         /* 2. the response, from the server */
@@ -1326,12 +1341,22 @@ proxy_run(struct conn *c)
             return;
         }
     }
-    /* Stalled: the timer follows what we wait for. */
+    /* Stalled: the timer follows what we wait for. While the rest of
+     * the request body is awaited from the client, that is the client,
+     * within body_timeout of its last body bytes (the server is not
+     * expected to answer before the whole request). */
+    if (waiting_body(c) && (p->wait == W_UP_READ || p->wait == W_CLIENT_READ))
+        p->wait = W_CLIENT_READ;
     uint64_t t;
     switch (p->wait) {
     case W_CONNECT:      t = (uint64_t)p->pool->connect_timeout; break;
     case W_UP_WRITE:     t = (uint64_t)p->pool->send_timeout; break;
-    case W_CLIENT_READ:  t = (uint64_t)c->l->body_timeout; break;
+    case W_CLIENT_READ: {
+        uint64_t end = p->body_at + (uint64_t)c->l->body_timeout;
+        uint64_t now = ev_now(w->loop);
+        t = end > now ? end - now : 1;
+        break;
+    }
     case W_CLIENT_WRITE: t = (uint64_t)c->l->send_timeout; break;
     default:             t = (uint64_t)p->pool->read_timeout; break;
     }
@@ -1362,7 +1387,10 @@ proxy_timeout(struct conn *c)
         proxy_fail(c, 504, "connect timed out");
         return;
     case W_CLIENT_READ:
-        proxy_fail(c, 408, "client sent no body bytes in time");
+        /* The server's connection goes with the exchange (it holds part
+         * of a request): closed, never pooled; not the server's fault. */
+        proxy_fail(c, 408, "client sent no request body bytes within "
+                   "body_timeout");
         return;
     case W_CLIENT_WRITE: {
         char peer[ADDR_TEXT_MAX];

@@ -61,6 +61,8 @@ struct proxy {
     size_t in_sent;                 /* c->in[0..in_sent) went upstream */
     size_t in_ready;                /* then this many are body, unsent */
     bool replayable;                /* c->in still holds the whole body */
+    uint64_t body_at;               /* when body bytes last came (or the
+                                     * head): body_timeout counts from it */
     /* response */
     bool head_seen;
     int status;
