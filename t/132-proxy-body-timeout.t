@@ -29,6 +29,10 @@ my $fake = $t->fake_server(sub {
         note_log("head $target");
         syswrite($s, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npartial\n")
             if $target =~ m{^/early/};
+        if ($target =~ m{^/expect/}) {
+            select(undef, undef, undef, 1);     # longer than body_timeout
+            syswrite($s, "HTTP/1.1 100 Continue\r\n\r\n");
+        }
         while (1) {
             last if defined $cl && length($buf) >= $cl;
             last if $chunked && $buf =~ /\r\n0\r\n\r\n$/;
@@ -119,6 +123,32 @@ like(slurp($t->error_log), qr/408 Request Timeout: route "[^"]*", pool "fake", s
     ok(wait_for(sub { logged(qr{^done /slow 50$}) == 1 }, 3), 'and reached the server whole');
     $r = $c->get('/after');
     is($r && $r->{status}, 200, 'the connection goes on');
+}
+
+# Expect: 100-continue: the client may wait for the 100 before its body;
+# body_timeout counts from the 100 (the server is the one awaited before).
+{
+    my $c = Cerb::Conn->new($port);
+    $c->send_raw("POST /expect/ok HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\n"
+                 . "Expect: 100-continue\r\n\r\n");
+    my $r = $c->read_response(timeout => 4);
+    is($r && $r->{status}, 100, 'Expect: a 100 later than body_timeout reaches the waiting client');
+    $c->send_raw('body');
+    $r = $c->read_response(timeout => 4);
+    is($r && $r->{status}, 200, 'Expect: then the body is taken and answered');
+    ok(wait_for(sub { logged(qr{^done /expect/ok 4$}) == 1 }, 3), 'Expect: the body reached the server');
+
+    $c = Cerb::Conn->new($port);
+    $c->send_raw("POST /expect/silent HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\n"
+                 . "Expect: 100-continue\r\n\r\n");
+    $r = $c->read_response(timeout => 4);
+    is($r && $r->{status}, 100, 'Expect: the 100');
+    my $t0 = time;
+    $r = $c->read_response(timeout => 4);
+    my $took = time - $t0;
+    is($r && $r->{status}, 408, 'Expect: a client silent after the 100 gets 408');
+    cmp_ok($took, '>=', 0.5, 'Expect: body_timeout counted from the 100');
+    cmp_ok($took, '<', 2.5, 'Expect: and not much later');
 }
 
 $t->done;

@@ -586,7 +586,10 @@ proxy_fail(struct conn *c, int status, const char *why)
         p->u = NULL;
     }
     unpick(c);
-    if (p->client_started) {
+    /* After an interim response (100 Continue) a final one may still
+     * follow; once the final head began, closing is all that is left. */
+    bool interim_only = !p->head_seen && p->rhead_off == p->rhead_len;
+    if (p->client_started && !interim_only) {
         char peer[ADDR_TEXT_MAX];
         addr_format(&c->peer, peer, sizeof(peer));
         log_error("client %s: %s; closing mid-response", peer, msg);
@@ -640,6 +643,7 @@ proxy_start(struct conn *c, const struct http_request *req,
     p->in_sent = p->in_ready = 0;
     p->replayable = true;
     p->body_at = p->started;
+    p->expect_wait = req->expect_continue && req->version != 10;
     p->head_seen = p->resp_done = p->client_started = false;
     p->rhead_len = p->rhead_off = 0;    /* nothing left from a previous one */
     p->status = 0;
@@ -669,6 +673,8 @@ proxy_start(struct conn *c, const struct http_request *req,
     }
     /* The head is rewritten: only what follows it stays in c->in. */
     size_t rest = c->in_len - req->head_len;
+    if (rest > 0)
+        p->expect_wait = false;     /* it did not wait for the 100 */
     memmove(c->in, c->in + req->head_len, rest);
     c->in_len = rest;
     c->req_head_len = 0;
@@ -987,6 +993,11 @@ parse_response(struct conn *c, const char **why)
         if (resp.status < 200 && resp.status != 101) {
             /* 100 Continue, 103 Early Hints: forwarded as they are. */
             p->resp_body = B_NONE;
+            if (p->expect_wait && resp.status == 100 && !c->http10) {
+                /* the client is told to send: its body_timeout starts */
+                p->expect_wait = false;
+                p->body_at = ev_now(c->w->loop);
+            }
             if (!c->http10 && build_response_head(c, &resp) < 0)
                 return -1;
             if (c->http10)
@@ -1147,9 +1158,11 @@ waiting_body(const struct conn *c)
 {
     const struct proxy *p = c->px;
 
+    /* A client that sent Expect: 100-continue may wait for the 100
+     * before its body: until then the server is the one awaited. */
     return p->u != NULL && p->u->connected && !p->tunnel && !p->req_done &&
-           p->head_off == p->head_len && p->in_ready == 0 &&
-           p->in_sent == c->in_len;
+           !p->expect_wait && p->head_off == p->head_len &&
+           p->in_ready == 0 && p->in_sent == c->in_len;
 }
 
 /* Moves what can move, in both directions, until nothing can. */
@@ -1212,6 +1225,7 @@ proxy_run(struct conn *c)
                 if (r > 0) {
                     moved = true;
                     p->body_at = ev_now(w->loop);
+                    p->expect_wait = false;
                 } else {
                     p->wait = W_CLIENT_READ;
                 }
