@@ -502,6 +502,28 @@ parse_intlist(struct conf_ctx *ctx, const struct conf_key *k,
     return 0;
 }
 
+/* A list's default, written in the table as "500, 502" (the unit test
+ * checks that it reads, in range). */
+static void
+intlist_default(struct conf_ctx *ctx, const struct conf_key *k, void *obj)
+{
+    size_t n = 1;
+
+    for (const char *q = k->def; *q; q++)
+        n += *q == ',';
+    int64_t *v = arena_calloc(ctx->arena, n, sizeof(*v));
+    if (v == NULL)
+        return;
+    const char *q = k->def;
+    for (size_t i = 0; i < n; i++) {
+        char *end;
+        v[i] = strtoll(q, &end, 10);
+        q = *end == ',' ? end + 1 : end;
+    }
+    *FIELD(obj, k->off, int64_t *) = v;
+    *FIELD(obj, k->off2, size_t) = n;
+}
+
 static int
 parse_strmap(struct conf_ctx *ctx, const struct conf_key *k,
              const config_setting_t *s, void *obj, const char *path)
@@ -629,6 +651,8 @@ parse_section(struct conf_ctx *ctx, const struct conf_section *sec,
                 else
                     conf_error(ctx, src, "missing required key \"%s\"",
                                k->name);
+            } else if (k->def != NULL && k->kind == CK_INTLIST) {
+                intlist_default(ctx, k, obj);
             } else if (k->def != NULL) {
                 parse_scalar(ctx, k, NULL, k->def, obj, kpath);
             }

@@ -641,7 +641,8 @@ static const struct conf_key pool_keys[] = {
     { "tls", CK_GROUP, OFF(struct conf_pool, tls), 0, NULL, 0, 0, 0, NULL,
       SEC(upstream_tls_section) },
     { "fail_status", CK_INTLIST, OFF(struct conf_pool, fail_status),
-      OFF(struct conf_pool, nfail_status), NULL, 0, 500, 599, NULL, NULL },
+      OFF(struct conf_pool, nfail_status), "500, 502, 503, 504", 0, 500, 599,
+      NULL, NULL },
     { NULL, 0, 0, 0, NULL, 0, 0, 0, NULL, NULL }
 };
 static const struct conf_section pool_section = {

@@ -26,7 +26,7 @@ struct reqlog {
     char referer[256];
     char agent[256];
     char reqid[REQID_MAX];
-    char upstream[64];
+    char upstream[256];         /* the servers tried, comma-separated */
     int upstream_status;
     uint64_t upstream_start, upstream_ms;
 };

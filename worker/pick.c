@@ -324,13 +324,14 @@ pick_server(struct worker *w, const struct conf_pool *pool,
             *full = true;
         }
     }
-    /* Primaries, then backups only when no primary can take it.  Servers
-     * that failed this request are left out while another can take it;
-     * servers marked down by passive failures are tried only when nothing
+    /* Primaries, then backups only when no primary can take it.  A
+     * server that failed this request is never chosen for it again (as
+     * nginx's tried set): its retries go elsewhere or end in 502.
+     * Servers marked down by passive failures are tried only when nothing
      * else is left (rather than a sure 503). */
     bool passive_seen = false;
-    for (int pass = 0; pass < 3; pass++) {
-        if ((pass == 1 && rq->tried == 0) || (pass == 2 && !passive_seen))
+    for (int pass = 0; pass < 2; pass++) {
+        if (pass == 1 && !passive_seen)
             continue;
         for (int k = 0; k < 2; k++) {
             struct pick_group *g = &pp->g[k];
@@ -338,10 +339,10 @@ pick_server(struct worker *w, const struct conf_pool *pool,
             for (size_t m = 0; m < g->n; m++) {
                 const struct conf_server *s = &pool->servers[g->idx[m]];
                 struct shm_server *ss = shm_server(w->args->shm, s->slot);
-                bool ok = (pass == 0 ? !tried(rq, g->idx[m]) : true) &&
-                          (pass < 2 ? srv_selectable(ss, now)
-                                    : srv_passive_down(ss, now));
-                if (pass < 2 && !ok && srv_passive_down(ss, now))
+                bool fresh = !tried(rq, g->idx[m]);
+                bool ok = fresh && (pass == 0 ? srv_selectable(ss, now)
+                                              : srv_passive_down(ss, now));
+                if (pass == 0 && fresh && !ok && srv_passive_down(ss, now))
                     passive_seen = true;
                 if (ok && s->max_conns > 0 &&
                     atomic_load_explicit(&ss->active, memory_order_relaxed)

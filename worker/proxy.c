@@ -586,7 +586,10 @@ proxy_fail(struct conn *c, int status, const char *why)
         p->u = NULL;
     }
     unpick(c);
-    if (p->client_started) {
+    /* After an interim response (100 Continue) a final one may still
+     * follow; once the final head began, closing is all that is left. */
+    bool interim_only = !p->head_seen && p->rhead_off == p->rhead_len;
+    if (p->client_started && !interim_only) {
         char peer[ADDR_TEXT_MAX];
         addr_format(&c->peer, peer, sizeof(peer));
         log_error("client %s: %s; closing mid-response", peer, msg);
@@ -639,6 +642,8 @@ proxy_start(struct conn *c, const struct http_request *req,
     p->req_done = false;
     p->in_sent = p->in_ready = 0;
     p->replayable = true;
+    p->body_at = p->started;
+    p->expect_wait = req->expect_continue && req->version != 10;
     p->head_seen = p->resp_done = p->client_started = false;
     p->rhead_len = p->rhead_off = 0;    /* nothing left from a previous one */
     p->status = 0;
@@ -668,6 +673,8 @@ proxy_start(struct conn *c, const struct http_request *req,
     }
     /* The head is rewritten: only what follows it stays in c->in. */
     size_t rest = c->in_len - req->head_len;
+    if (rest > 0)
+        p->expect_wait = false;     /* it did not wait for the 100 */
     memmove(c->in, c->in + req->head_len, rest);
     c->in_len = rest;
     c->req_head_len = 0;
@@ -714,8 +721,13 @@ proxy_connect(struct conn *c)
         struct shm_server *ss = shm_server(w->args->shm, s->slot);
         atomic_fetch_add_explicit(&ss->requests, 1, memory_order_relaxed);
         if (c->rl != NULL) {
-            snprintf(c->rl->upstream, sizeof(c->rl->upstream), "%s",
-                     s->address);
+            /* Every server tried, in order (as nginx's $upstream_addr); a
+             * stale pooled connection's retry goes to the same one. */
+            char *ul = c->rl->upstream;
+            size_t len = strlen(ul), need = strlen(s->address) + 1;
+            if (len == 0 || (!p->fresh && len + need < sizeof(c->rl->upstream)))
+                snprintf(ul + len, sizeof(c->rl->upstream) - len, "%s%s",
+                         len ? "," : "", s->address);
             c->rl->upstream_start = ev_now(w->loop);
         }
         struct upstream *u = p->fresh ? NULL : w->idle[s->slot];
@@ -789,16 +801,21 @@ proxy_upstream_failed(struct conn *c, const char *what, int err)
     struct proxy *p = c->px;
     struct upstream *u = p->u;
     bool stale = u->nreq > 1 && !p->head_seen && u->in_len == 0;
-    char why[160];
+    char why[224];
 
     snprintf(why, sizeof(why), "%s %s: %s", what, u->srv->address,
              err ? strerror(err) : "connection closed");
-    bool may = p->idempotent || p->route->retry_non_idempotent;
+    /* Only a request that is safe to send twice is sent again, whatever
+     * the reason: the server may have processed it before failing, even
+     * on a pooled connection that looks stale (it may have been closing
+     * at the very moment the request reached it). */
+    bool replay = p->idempotent || p->route->retry_non_idempotent;
+    bool may = replay;
     if (p->pool->retry_timeout > 0 &&
         ev_now(c->w->loop) - p->started > (uint64_t)p->pool->retry_timeout)
         may = false;
     if (!p->head_seen && !p->client_started && p->replayable &&
-        (stale || may)) {
+        (stale ? replay : may)) {
         /* A pooled connection the server had closed is not the server's
          * fault: same server, fresh connection, no try used. */
         if (stale) {
@@ -828,6 +845,9 @@ proxy_upstream_failed(struct conn *c, const char *what, int err)
     }
     if (!stale)
         server_failed(c, u->srv, why);
+    else if (!replay && !p->head_seen && !p->client_started)
+        snprintf(why + strlen(why), sizeof(why) - strlen(why), " (on a "
+                 "reused connection; not idempotent: not sent again)");
     proxy_fail(c, 502, why);
 }
 
@@ -973,6 +993,11 @@ parse_response(struct conn *c, const char **why)
         if (resp.status < 200 && resp.status != 101) {
             /* 100 Continue, 103 Early Hints: forwarded as they are. */
             p->resp_body = B_NONE;
+            if (p->expect_wait && resp.status == 100 && !c->http10) {
+                /* the client is told to send: its body_timeout starts */
+                p->expect_wait = false;
+                p->body_at = ev_now(c->w->loop);
+            }
             if (!c->http10 && build_response_head(c, &resp) < 0)
                 return -1;
             if (c->http10)
@@ -1126,6 +1151,20 @@ send_to_client(struct conn *c, struct proxy *p, struct upstream *u)
     return n > 0;
 }
 
+/* Is the exchange waiting for more of the request body from the client
+ * (all it sent went up, and the body is not complete)? */
+static bool
+waiting_body(const struct conn *c)
+{
+    const struct proxy *p = c->px;
+
+    /* A client that sent Expect: 100-continue may wait for the 100
+     * before its body: until then the server is the one awaited. */
+    return p->u != NULL && p->u->connected && !p->tunnel && !p->req_done &&
+           !p->expect_wait && p->head_off == p->head_len &&
+           p->in_ready == 0 && p->in_sent == c->in_len;
+}
+
 /* Moves what can move, in both directions, until nothing can. */
 void
 proxy_run(struct conn *c)
@@ -1183,10 +1222,13 @@ proxy_run(struct conn *c)
                                "request body");
                     return;
                 }
-                if (r > 0)
+                if (r > 0) {
                     moved = true;
-                else
+                    p->body_at = ev_now(w->loop);
+                    p->expect_wait = false;
+                } else {
                     p->wait = W_CLIENT_READ;
+                }
             }
         }
         /* 2. the response, from the server */
@@ -1313,12 +1355,22 @@ proxy_run(struct conn *c)
             return;
         }
     }
-    /* Stalled: the timer follows what we wait for. */
+    /* Stalled: the timer follows what we wait for. While the rest of
+     * the request body is awaited from the client, that is the client,
+     * within body_timeout of its last body bytes (the server is not
+     * expected to answer before the whole request). */
+    if (waiting_body(c) && (p->wait == W_UP_READ || p->wait == W_CLIENT_READ))
+        p->wait = W_CLIENT_READ;
     uint64_t t;
     switch (p->wait) {
     case W_CONNECT:      t = (uint64_t)p->pool->connect_timeout; break;
     case W_UP_WRITE:     t = (uint64_t)p->pool->send_timeout; break;
-    case W_CLIENT_READ:  t = (uint64_t)c->l->body_timeout; break;
+    case W_CLIENT_READ: {
+        uint64_t end = p->body_at + (uint64_t)c->l->body_timeout;
+        uint64_t now = ev_now(w->loop);
+        t = end > now ? end - now : 1;
+        break;
+    }
     case W_CLIENT_WRITE: t = (uint64_t)c->l->send_timeout; break;
     default:             t = (uint64_t)p->pool->read_timeout; break;
     }
@@ -1349,7 +1401,10 @@ proxy_timeout(struct conn *c)
         proxy_fail(c, 504, "connect timed out");
         return;
     case W_CLIENT_READ:
-        proxy_fail(c, 408, "client sent no body bytes in time");
+        /* The server's connection goes with the exchange (it holds part
+         * of a request): closed, never pooled; not the server's fault. */
+        proxy_fail(c, 408, "client sent no request body bytes within "
+                   "body_timeout");
         return;
     case W_CLIENT_WRITE: {
         char peer[ADDR_TEXT_MAX];

@@ -61,6 +61,10 @@ struct proxy {
     size_t in_sent;                 /* c->in[0..in_sent) went upstream */
     size_t in_ready;                /* then this many are body, unsent */
     bool replayable;                /* c->in still holds the whole body */
+    uint64_t body_at;               /* when body bytes last came (or the
+                                     * head): body_timeout counts from it */
+    bool expect_wait;               /* Expect: 100-continue, and neither a
+                                     * 1xx nor a body byte went by yet */
     /* response */
     bool head_seen;
     int status;

@@ -419,6 +419,36 @@ default_ok(const struct conf_key *k, const char *where)
         ranged = 0;
         break;
     }
+    case CK_INTLIST: {
+        /* "500, 502": numbers separated by commas, each in range */
+        const char *q = k->def;
+        why = "not numbers separated by commas";
+        ranged = 0;
+        for (;;) {
+            char *end;
+            errno = 0;
+            v = strtoll(q, &end, 10);
+            if (end == q || errno) {
+                r = -1;
+                break;
+            }
+            if (!(k->min == 0 && k->max == 0) && (v < k->min || v > k->max)) {
+                r = -1;
+                why = "out of its own range";
+                break;
+            }
+            while (*end == ' ')
+                end++;
+            if (*end == '\0')
+                break;
+            if (*end != ',') {
+                r = -1;
+                break;
+            }
+            q = end + 1;
+        }
+        break;
+    }
     case CK_STR:
         r = (k->flags & CF_NONEMPTY) && k->def[0] == '\0' ? -1 : 0;
         why = "empty";
