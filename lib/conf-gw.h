@@ -112,7 +112,7 @@ struct conf_deny_rule {
     char *name;
     char *path, *query;         /* PCRE2 patterns */
     char *header, *value;       /* a header and a pattern on its value */
-    void *path_re, *query_re, *value_re;
+    struct rx *path_re, *query_re, *value_re;
 };
 
 struct conf_headers {
@@ -131,7 +131,7 @@ struct conf_rewrite {
     struct conf_src src;
     char *pattern;
     char *replace;
-    void *re;
+    struct rx *re;
 };
 
 struct conf_query {

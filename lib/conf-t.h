@@ -12,6 +12,7 @@
 #define CERB_MAX_LISTENERS 256
 
 struct arena;
+struct rx;                      /* rx.h */
 
 /* Where a section was written: every section struct starts with one. */
 struct conf_src {
@@ -29,6 +30,7 @@ enum { BAL_ROUND_ROBIN, BAL_LEAST_CONN, BAL_IP_HASH, BAL_HASH, BAL_RANDOM };
 enum { SRV_UP, SRV_DRAIN, SRV_DISABLED };
 enum { HC_HTTP, HC_TCP };
 enum { SAMESITE_LAX, SAMESITE_STRICT, SAMESITE_NONE };
+enum { SLASHES_REJECT, SLASHES_KEEP, SLASHES_DECODE };
 
 struct conf_return {
     struct conf_src src;
@@ -157,6 +159,8 @@ struct conf_listener {
     struct conf_tls *tls;       /* TLS termination, or NULL */
     struct conf_policies pol;   /* gateway defaults for its routes */
     bool redirect_https;        /* plain listener: 301 to the TLS listener */
+    bool merge_slashes;         /* "//" in a path is "/" */
+    int escaped_slashes;        /* %2F, %5C, "\" in a path: SLASHES_* */
     const struct conf_listener *https;  /* ... that one (resolved) */
     struct conf_pool *pool;     /* resolved from pool_name */
     unsigned index;
@@ -183,7 +187,7 @@ struct conf_health {
     int64_t *expect;            /* none: any 2xx or 3xx */
     size_t nexpect;
     char *body;
-    void *body_re;              /* pcre2_code */
+    struct rx *body_re;
     int initial;
 };
 
@@ -230,12 +234,12 @@ struct conf_route {
     size_t nlisteners;
     char *host;
     char *path_prefix, *path_exact, *path_regex;
-    void *path_re;              /* pcre2_code */
+    struct rx *path_re;
     char **methods;
     size_t nmethods;
     struct conf_kv *headers;
     size_t nheaders;
-    void **header_re;           /* per header: pcre2_code for "~regex", else NULL */
+    struct rx **header_re;      /* per header: for "~regex", else NULL */
     char *pool_name;
     struct conf_pool *pool;
     struct conf_return *ret;
@@ -270,6 +274,8 @@ struct conf {
     int64_t rate_limit_table;   /* entries of the shared rate-limit table */
     int64_t quota_interval;     /* ms between writes of the quota state */
     int64_t quota_table;        /* entries of the shared quota table */
+    int64_t regex_match_limit;  /* PCRE2 match limit of every match */
+    int64_t regex_depth_limit;  /* PCRE2 depth limit (the interpreter's) */
     bool has_quotas;            /* some place sets a quota */
     char *key_claims[8];        /* GW_KEY_CLAIMS: jwt:CLAIM keys' claims */
     size_t nkey_claims;

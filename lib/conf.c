@@ -173,9 +173,9 @@ regex_free(void *re)
     pcre2_code_free(re);
 }
 
-void *
+struct rx *
 conf_regex_compile(struct conf_ctx *ctx, const struct conf_src *src,
-                   const char *what, const char *pattern)
+                   const char *what, const char *key, const char *pattern)
 {
     int code;
     PCRE2_SIZE off;
@@ -194,7 +194,20 @@ conf_regex_compile(struct conf_ctx *ctx, const struct conf_src *src,
         conf_error(ctx, src, "out of memory");
         return NULL;
     }
-    return re;
+    struct rx *rx = arena_calloc(ctx->arena, 1, sizeof(*rx));
+    const char *file = src && src->file ? src->file : ctx->conf->path;
+    int n = snprintf(NULL, 0, "%s:%d: %s%s%s", file, src ? src->line : 0, what,
+                     key ? "." : "", key ? key : "");
+    char *where = n > 0 ? arena_alloc(ctx->arena, (size_t)n + 1) : NULL;
+    if (rx == NULL || where == NULL) {
+        conf_error(ctx, src, "out of memory");
+        return NULL;
+    }
+    snprintf(where, (size_t)n + 1, "%s:%d: %s%s%s", file, src ? src->line : 0,
+             what, key ? "." : "", key ? key : "");
+    rx->code = re;
+    rx->where = where;
+    return rx;
 }
 
 static const char *

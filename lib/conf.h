@@ -5,6 +5,7 @@
 #include <stdio.h>
 
 #include "conf-t.h"
+#include "rx.h"
 
 /* All the errors of one load, each "file:line: message". */
 struct conf_errors {
@@ -39,9 +40,12 @@ void conf_unsupported(struct conf_ctx *ctx, const struct conf_src *src,
 void conf_path_resolve(struct conf_ctx *ctx, char **p);
 struct conf *conf_ctx_conf(struct conf_ctx *ctx);
 /* Compiles a PCRE2 pattern (JIT where available), freed with the arena;
- * NULL after reporting the error at src. */
-void *conf_regex_compile(struct conf_ctx *ctx, const struct conf_src *src,
-                         const char *what, const char *pattern);
+ * NULL after reporting the error at src ("what: invalid regular
+ * expression ..."). Its where, for run-time reports, is "file:line: what"
+ * then ".key" when key is not NULL. */
+struct rx *conf_regex_compile(struct conf_ctx *ctx, const struct conf_src *src,
+                              const char *what, const char *key,
+                              const char *pattern);
 
 const char *conf_enum_name(const struct conf_section *sec, const char *key,
                            int value);

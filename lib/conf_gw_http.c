@@ -217,13 +217,13 @@ check_deny_rule(struct conf_ctx *ctx, struct conf_deny_rule *d,
                    "header name", where, d->name, d->header);
     snprintf(what, sizeof(what), "%s: deny_rules[%zu].path", where, i);
     if (d->path)
-        d->path_re = conf_regex_compile(ctx, &d->src, what, d->path);
+        d->path_re = conf_regex_compile(ctx, &d->src, what, NULL, d->path);
     snprintf(what, sizeof(what), "%s: deny_rules[%zu].query", where, i);
     if (d->query)
-        d->query_re = conf_regex_compile(ctx, &d->src, what, d->query);
+        d->query_re = conf_regex_compile(ctx, &d->src, what, NULL, d->query);
     snprintf(what, sizeof(what), "%s: deny_rules[%zu].value", where, i);
     if (d->value)
-        d->value_re = conf_regex_compile(ctx, &d->src, what, d->value);
+        d->value_re = conf_regex_compile(ctx, &d->src, what, NULL, d->value);
 }
 
 /* The replacement's $N and ${name} must name groups of the pattern. */
@@ -233,11 +233,11 @@ check_rewrite(struct conf_ctx *ctx, struct conf_rewrite *rw, const char *where)
     char what[96];
 
     snprintf(what, sizeof(what), "%s: rewrite.pattern", where);
-    rw->re = conf_regex_compile(ctx, &rw->src, what, rw->pattern);
+    rw->re = conf_regex_compile(ctx, &rw->src, what, NULL, rw->pattern);
     if (rw->re == NULL)
         return;
     uint32_t groups = 0;
-    pcre2_pattern_info(rw->re, PCRE2_INFO_CAPTURECOUNT, &groups);
+    pcre2_pattern_info(rw->re->code, PCRE2_INFO_CAPTURECOUNT, &groups);
     for (const char *r = strchr(rw->replace, '$'); r != NULL;
          r = strchr(r + 1, '$')) {
         if (r[1] == '$') {
@@ -256,7 +256,7 @@ check_rewrite(struct conf_ctx *ctx, struct conf_rewrite *rw, const char *where)
                 return;
             }
             snprintf(name, sizeof(name), "%.*s", (int)(e - r - 2), r + 2);
-            if (pcre2_substring_number_from_name(rw->re,
+            if (pcre2_substring_number_from_name(rw->re->code,
                                                  (PCRE2_SPTR)name) < 0)
                 conf_error(ctx, &rw->src, "%s: rewrite.replace: the pattern "
                            "has no group named \"%s\"", where, name);

@@ -33,6 +33,9 @@ static const char *const verify_client_choices[] = {
     "none", "optional", "required", NULL
 };
 static const char *const samesite_choices[] = { "lax", "strict", "none", NULL };
+static const char *const slashes_choices[] = {
+    "reject", "keep", "decode", NULL
+};
 static const char *const alog_format_choices[] = { "combined", "json", NULL };
 static const char *const log_level_choices[] = {
     "debug", "info", "notice", "warn", "error", "crit", "alert", NULL
@@ -429,6 +432,10 @@ static const struct conf_key listener_keys[] = {
       SEC(tls_section) },
     { "redirect_https", CK_BOOL, OFF(struct conf_listener, redirect_https), 0,
       "false", 0, 0, 0, NULL, NULL },
+    { "merge_slashes", CK_BOOL, OFF(struct conf_listener, merge_slashes), 0,
+      "true", 0, 0, 0, NULL, NULL },
+    { "escaped_slashes", CK_ENUM, OFF(struct conf_listener, escaped_slashes),
+      0, "reject", 0, 0, 0, slashes_choices, NULL },
     POLICY_KEYS(struct conf_listener),
     { NULL, 0, 0, 0, NULL, 0, 0, 0, NULL, NULL }
 };
@@ -470,7 +477,8 @@ health_check(struct conf_ctx *ctx, void *obj, const char *path)
     if (h->timeout > h->interval)
         conf_error(ctx, &h->src, "%s: timeout must not exceed interval", path);
     if (h->body != NULL)
-        h->body_re = conf_regex_compile(ctx, &h->src, "health.body", h->body);
+        h->body_re = conf_regex_compile(ctx, &h->src, "health.body", NULL,
+                                       h->body);
 }
 
 static const struct conf_key health_keys[] = {
@@ -666,7 +674,8 @@ route_check(struct conf_ctx *ctx, void *obj, const char *path)
     if (r->path_exact != NULL && r->path_exact[0] != '/')
         conf_error(ctx, &r->src, "%s.path_exact: must start with \"/\"", path);
     if (r->path_regex != NULL)
-        r->path_re = conf_regex_compile(ctx, &r->src, path, r->path_regex);
+        r->path_re = conf_regex_compile(ctx, &r->src, path, "path_regex",
+                                        r->path_regex);
     if ((r->pool_name != NULL) == (r->ret != NULL))
         conf_error(ctx, &r->src, "%s: a route needs exactly one action: pool "
                    "or return", path);
@@ -693,14 +702,17 @@ route_check(struct conf_ctx *ctx, void *obj, const char *path)
             conf_error(ctx, &r->src, "%s.methods: invalid method \"%s\"", path,
                        r->methods[i]);
     r->header_re = arena_calloc(conf_ctx_arena(ctx), r->nheaders + 1,
-                                sizeof(void *));
+                                sizeof(*r->header_re));
     for (size_t i = 0; i < r->nheaders; i++) {
         if (!is_token(r->headers[i].name))
             conf_error(ctx, &r->src, "%s.headers: invalid header name \"%s\"",
                        path, r->headers[i].name);
-        if (r->headers[i].value[0] == '~')
-            r->header_re[i] = conf_regex_compile(ctx, &r->src, path,
+        if (r->headers[i].value[0] == '~') {
+            char key[300];
+            snprintf(key, sizeof(key), "headers.%s", r->headers[i].name);
+            r->header_re[i] = conf_regex_compile(ctx, &r->src, path, key,
                                                  r->headers[i].value + 1);
+        }
     }
 }
 
@@ -963,6 +975,10 @@ static const struct conf_key root_keys[] = {
       "16384", 0, 64, 4 * 1024 * 1024, NULL, NULL },
     { "quota_interval", CK_DURATION, OFF(struct conf, quota_interval), 0,
       "10s", 0, 1000, MS_HOUR, NULL, NULL },
+    { "regex_match_limit", CK_INT, OFF(struct conf, regex_match_limit), 0,
+      "100000", 0, 1000, 1000000000, NULL, NULL },
+    { "regex_depth_limit", CK_INT, OFF(struct conf, regex_depth_limit), 0,
+      "50000", 0, 100, 1000000000, NULL, NULL },
     { "state_dir", CK_STR, OFF(struct conf, state_dir), 0,
       CERB_LOCALSTATEDIR "/lib/cerberus", CF_NONEMPTY, 0, 0, NULL, NULL },
     { "access_log", CK_GROUP, OFF(struct conf, access_log), 0, NULL, 0, 0, 0,

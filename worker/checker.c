@@ -20,6 +20,7 @@
 #include "http_chunk.h"
 #include "http_resp.h"
 #include "log.h"
+#include "rx.h"
 #include "tls.h"
 #include "tlsio.h"
 #include "srv.h"
@@ -171,12 +172,13 @@ body_append(void *ctx, const char *p, size_t n)
 static void
 body_judge(struct probe *pr, const char *body, size_t len)
 {
-    int r = pcre2_match(pr->pool->health->body_re, (PCRE2_SPTR)body, len, 0,
-                        0, pr->ck->md, NULL);
-    if (r >= 0)
+    int r = rx_match(pr->pool->health->body_re, body, len, pr->ck->md,
+                     "a failed check");
+    if (r > 0)
         probe_done(pr, true, NULL);
     else
-        probe_done(pr, false, "body does not match");
+        probe_done(pr, false, r < 0 ? "body pattern hit the regex limits"
+                                    : "body does not match");
 }
 
 /* What was read so far: judged when enough is there.  eof: the server
@@ -625,10 +627,12 @@ checker_main(struct worker_args *a)
 
     ck.loop = ev_loop_new(256);
     ck.md = pcre2_match_data_create(1, NULL);
+    int rxs = rx_setup((uint32_t)a->conf->regex_match_limit,
+                       (uint32_t)a->conf->regex_depth_limit);
     if (getrandom(&ck.rng, sizeof(ck.rng), 0) != sizeof(ck.rng) ||
         ck.rng == 0)
         ck.rng = (uint64_t)getpid() * 0x9e3779b97f4a7c15ULL + now_us();
-    if (sfd < 0 || ck.loop == NULL || ck.md == NULL) {
+    if (sfd < 0 || ck.loop == NULL || ck.md == NULL || rxs < 0) {
         child_fail(a, "checker: cannot set up its event loop: %s",
                    strerror(errno));
         goto out;
@@ -657,6 +661,7 @@ out:
     probes_free(&ck);
     if (ck.md != NULL)
         pcre2_match_data_free(ck.md);
+    rx_teardown();
     ev_loop_free(ck.loop);
     if (sfd >= 0)
         close(sfd);

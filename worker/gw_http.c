@@ -8,29 +8,28 @@
 #include "cidr.h"
 #include "gateway.h"
 #include "http.h"
-#include "uri.h"
+#include "rx.h"
 
 /* ---- access: allow/deny lists, then deny rules ---- */
 
+/* A pattern of a deny rule that hits the regex limits counts as a match:
+ * a deny rule fails closed. */
 static bool
-re_match(struct gw *g, void *re, const char *s, size_t len)
+re_match(struct gw *g, const struct rx *re, const char *s, size_t len)
 {
-    return pcre2_match(re, (PCRE2_SPTR)(s ? s : ""), s ? len : 0, 0, 0,
-                       g->w->match_data, NULL) >= 0;
+    return rx_match(re, s, len, g->w->match_data,
+                    "a match (deny rule, 403)") != 0;
 }
 
-/* A rule matches when every pattern it has matches: the path (normalised,
- * as routes see it, so percent-encoding cannot hide it), the raw query,
- * and the value of any line of the header. */
+/* A rule matches when every pattern it has matches: the path (the
+ * normalised one routes matched, so percent-encoding cannot hide it), the
+ * raw query, and the value of any line of the header. */
 static bool
 rule_matches(struct gw *g, const struct conf_deny_rule *d)
 {
-    if (d->path_re != NULL) {
-        size_t n = uri_normalize_path(g->req->path.p, g->req->path.len,
-                                      g->w->pathbuf, g->w->pathbuf_size);
-        if (n == (size_t)-1 || !re_match(g, d->path_re, g->w->pathbuf, n))
-            return false;
-    }
+    if (d->path_re != NULL &&
+        !re_match(g, d->path_re, g->req->path.p, g->req->path.len))
+        return false;
     if (d->query_re != NULL &&
         !re_match(g, d->query_re, g->req->query.p, g->req->query.len))
         return false;
@@ -291,7 +290,8 @@ expand_replace(struct gw *g, const struct conf_rewrite *rw, int rc,
             char name[64];
             const char *e = strchr(r, '}');
             snprintf(name, sizeof(name), "%.*s", (int)(e - r - 2), r + 2);
-            k = pcre2_substring_number_from_name(rw->re, (PCRE2_SPTR)name);
+            k = pcre2_substring_number_from_name(rw->re->code,
+                                                 (PCRE2_SPTR)name);
             r = e + 1;
         } else if (r[0] == '$' && r[1] == '$') {
             r += 2;
@@ -393,11 +393,13 @@ rewrite_target(struct gw *g, const struct conf_rewrite *rw,
     if (req->path.len == 0 || req->path.p[0] != '/')
         return 0;               /* "*" or an authority: nothing to rewrite */
     if (rw != NULL) {
-        int rc = pcre2_match(rw->re, (PCRE2_SPTR)req->path.p, req->path.len,
-                             0, 0, g->w->match_data, NULL);
-        if (rc >= 0) {
-            if (rc == 0)
-                rc = (int)pcre2_get_ovector_count(g->w->match_data);
+        /* the normalised path: what was matched is what is rewritten */
+        int rc = rx_match(rw->re, req->path.p, req->path.len,
+                          g->w->match_data, "a refusal (400, rewrite)");
+        if (rc < 0)
+            return gw_refuse(g, 400, "transform", "bad request",
+                             "rewrite.pattern hit the regex limits");
+        if (rc > 0) {
             fits = expand_replace(g, rw, rc, t, cap, &n);
             rewritten = true;
         }

@@ -564,19 +564,37 @@ handle_request(struct conn *c, struct http_request *req)
         respond_error(c, 400, why);
         return;
     }
-    /* The path buffer holds any path a head within max_header_size has. */
-    size_t nlen = uri_normalize_path(req->path.p, req->path.len, w->pathbuf,
-                                     w->pathbuf_size);
-    if (nlen == (size_t)-1) {
-        respond_error(c, 400, "invalid percent-encoding in the path");
+    /* From here on the path is the normalised one: routes and deny rules
+     * match it, rewrites read it and the server receives it, so that no
+     * two of them can read one target two ways. The path buffer holds
+     * any path a head within max_header_size has. */
+    size_t nlen = 0;
+    unsigned nflags = (c->l->merge_slashes ? URI_MERGE_SLASHES : 0) |
+        (c->l->escaped_slashes == SLASHES_KEEP ? URI_SLASHES_KEEP : 0) |
+        (c->l->escaped_slashes == SLASHES_DECODE ? URI_SLASHES_DECODE : 0);
+    enum uri_result ur = uri_normalize(req->path.p, req->path.len, w->pathbuf,
+                                       w->pathbuf_size, nflags, &nlen);
+    if (ur != URI_OK) {
+        respond_error(c, 400, uri_result_text(ur));
         return;
+    }
+    if (req->path.len > 0 && req->path.p[0] == '/') {
+        req->path.p = w->pathbuf;
+        req->path.len = nlen;
     }
     if (c->l->redirect_https) {
         skip_body(c, req);
         redirect_https(c, req);
         return;
     }
-    const struct conf_route *r = route_match(w, c->l, req, w->pathbuf, nlen);
+    bool refused;
+    const struct conf_route *r = route_match(w, c->l, req, w->pathbuf, nlen,
+                                             &refused);
+    if (refused) {
+        respond_error(c, 400, "a route's regular expression hit the regex "
+                      "limits");
+        return;
+    }
     if (r != NULL) {
         gw_count_request(w, r);
         if (c->rl != NULL && c->rl->active)

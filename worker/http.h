@@ -143,6 +143,7 @@ void http_free_pool(struct worker *w);
 const struct conf_route *route_match(struct worker *w,
                                      const struct conf_listener *l,
                                      const struct http_request *req,
-                                     const char *norm_path, size_t norm_len);
+                                     const char *norm_path, size_t norm_len,
+                                     bool *refused);
 
 #endif

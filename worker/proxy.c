@@ -351,16 +351,17 @@ build_request_head(struct conn *c, const struct http_request *req)
     ADDS(p, " ");
     if (g != NULL && g->target_set) {
         ADD(p, g->target, g->target_len);      /* rewritten by the gateway */
-    } else if (req->target.p[0] == '/' || req->method_id == HTTP_CONNECT ||
-        (req->target.len == 1 && req->target.p[0] == '*')) {
-        ADD(p, req->target.p, req->target.len);
-    } else {
-        /* absolute-form: the origin gets origin-form */
+    } else if (req->path.len > 0 && req->path.p[0] == '/' &&
+               req->method_id != HTTP_CONNECT) {
+        /* The normalised path that was matched (absolute-form becomes
+         * origin-form), and the query as received. */
         ADD(p, req->path.p, req->path.len);
         if (req->query.p != NULL) {
             ADDS(p, "?");
             ADD(p, req->query.p, req->query.len);
         }
+    } else {
+        ADD(p, req->target.p, req->target.len);     /* "*", authority */
     }
     ADDS(p, " HTTP/1.1\r\n");
     for (size_t i = 0; i < req->nheaders; i++) {

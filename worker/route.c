@@ -1,8 +1,7 @@
 /* route: pick the first route matching host, path, method and headers. */
 #include "http.h"
+#include "rx.h"
 
-#define PCRE2_CODE_UNIT_WIDTH 8
-#include <pcre2.h>
 #include <string.h>
 #include <strings.h>
 
@@ -30,18 +29,22 @@ host_matches(const char *pattern, struct http_str host)
     return strlen(pattern) == hl && strncasecmp(host.p, pattern, hl) == 0;
 }
 
-static bool
-regex_matches(struct worker *w, void *re, const char *s, size_t len)
+/* 1: a match, 0: none, -1: the pattern hit the regex limits. */
+static int
+regex_matches(struct worker *w, const struct rx *re, const char *s, size_t len)
 {
-    return pcre2_match(re, (PCRE2_SPTR)s, len, 0, 0, w->match_data, NULL) >= 0;
+    int rc = rx_match(re, s, len, w->match_data, "a refusal (400)");
+    return rc > 0 ? 1 : rc;
 }
 
 const struct conf_route *
 route_match(struct worker *w, const struct conf_listener *l,
-            const struct http_request *req, const char *path, size_t plen)
+            const struct http_request *req, const char *path, size_t plen,
+            bool *refused)
 {
     const struct conf *c = w->conf;
 
+    *refused = false;
     for (size_t i = 0; i < c->nroutes; i++) {
         const struct conf_route *r = &c->routes[i];
         if (!r->on_listener[l->index])
@@ -55,8 +58,13 @@ route_match(struct worker *w, const struct conf_listener *l,
         if (r->path_exact != NULL && (plen != strlen(r->path_exact) ||
                                       memcmp(path, r->path_exact, plen) != 0))
             continue;
-        if (r->path_re != NULL && !regex_matches(w, r->path_re, path, plen))
-            continue;
+        if (r->path_re != NULL) {
+            int m = regex_matches(w, r->path_re, path, plen);
+            if (m < 0)
+                goto refuse;
+            if (m == 0)
+                continue;
+        }
         if (r->nmethods > 0) {
             bool ok = false;
             for (size_t m = 0; m < r->nmethods && !ok; m++)
@@ -73,19 +81,28 @@ route_match(struct worker *w, const struct conf_listener *l,
         for (size_t h = 0; h < r->nheaders && hok; h++) {
             const struct http_header *hd = http_header_find(req,
                                                             r->headers[h].name);
-            if (hd == NULL)
+            if (hd == NULL) {
                 hok = false;
-            else if (r->header_re[h] != NULL)
-                hok = regex_matches(w, r->header_re[h], hd->value.p,
-                                    hd->value.len);
-            else
+            } else if (r->header_re[h] != NULL) {
+                int m = regex_matches(w, r->header_re[h], hd->value.p,
+                                      hd->value.len);
+                if (m < 0)
+                    goto refuse;
+                hok = m > 0;
+            } else {
                 hok = hd->value.len == strlen(r->headers[h].value) &&
                       memcmp(hd->value.p, r->headers[h].value,
                              hd->value.len) == 0;
+            }
         }
         if (!hok)
             continue;
         return r;
     }
+    return NULL;
+refuse:
+    /* Whether this route matches is unknown: a later one must not take
+     * the request in its place. */
+    *refused = true;
     return NULL;
 }

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "rx.h"
 #include "gateway.h"
 #include "pick.h"
 #include "tls.h"
@@ -69,6 +70,8 @@ worker_main(struct worker_args *a)
         nfds += (size_t)a->listeners[i].nfds;
     w.lsn = calloc(nfds + 1, sizeof(*w.lsn));
     w.match_data = pcre2_match_data_create(32, NULL);
+    int rxs = rx_setup((uint32_t)c->regex_match_limit,
+                       (uint32_t)c->regex_depth_limit);
     w.rr = calloc(c->npools + 1, sizeof(*w.rr));
     w.scratch = malloc(WORKER_SCRATCH);
     for (size_t i = 0; i < c->nlisteners; i++)
@@ -81,7 +84,7 @@ worker_main(struct worker_args *a)
     if (getrandom(&w.rng, sizeof(w.rng), 0) != sizeof(w.rng) || w.rng == 0)
         w.rng = (uint64_t)getpid() * 0x9e3779b97f4a7c15ULL + 1;
     if (w.loop == NULL || sfd < 0 || w.lconns == NULL || w.lsn == NULL ||
-        w.match_data == NULL || w.rr == NULL || w.scratch == NULL ||
+        w.match_data == NULL || rxs < 0 || w.rr == NULL || w.scratch == NULL ||
         w.pathbuf == NULL || w.idle == NULL || w.idle_count == NULL) {
         child_fail(a, "worker %d: cannot set up its event loop: %s", a->slot,
                    strerror(errno));
@@ -148,6 +151,7 @@ worker_main(struct worker_args *a)
     for (size_t i = 0; i < w.nlsn; i++)
         close(w.lsn[i].io.fd);
     pcre2_match_data_free(w.match_data);
+    rx_teardown();
     free(w.lsn);
     free(w.lconns);
     free(w.rr);

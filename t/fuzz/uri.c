@@ -1,9 +1,11 @@
-/* fuzz-uri: uri_normalize_path on arbitrary bytes.
+/* fuzz-uri: uri_normalize on arbitrary bytes, the first byte choosing
+ * the flags (merge_slashes; escaped_slashes reject, keep or decode).
  *
- * The result routes are matched against must never escape a prefix:
- * it starts with "/", has no "/../" (or "/./") segment, does not end in
- * "/.." (or "/."), is never longer than the input, and normalising it
- * again changes nothing. */
+ * The result routes match and the server receives must never escape a
+ * prefix: it starts with "/", has no "." or ".." segment (nor one with
+ * parameters), no "//" when merging, no %2F, %5C or "\" unless kept,
+ * only upper-case escapes of reserved characters, is never longer than
+ * the input, and normalising it again changes nothing. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,9 +29,32 @@ ends(const char *s, size_t n, const char *suffix)
     return n >= l && memcmp(s + n - l, suffix, l) == 0;
 }
 
+static int
+upper_hex(char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'F');
+}
+
+static int
+unreserved(int c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+           (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' ||
+           c == '~';
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+    if (size == 0)
+        return 0;
+    static const unsigned modes[] = {
+        0, URI_SLASHES_KEEP, URI_SLASHES_DECODE, URI_SLASHES_KEEP
+    };
+    unsigned flags = (data[0] & 1 ? URI_MERGE_SLASHES : 0) |
+                     modes[(data[0] >> 1) & 3];
+    data++;
+    size--;
     /* Exact-size buffers: ASan sees any access past either end. */
     char *in = malloc(size ? size : 1);
     size_t cap = size ? size : 1;
@@ -39,10 +64,20 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (in == NULL || out == NULL || again == NULL)
         goto done;
     memcpy(in, data, size);
-    size_t n = uri_normalize_path(in, size, out, cap);
-    if (n == (size_t)-1) {
-        /* Only a malformed escape is refused (the output always fits). */
-        CHECK(size > 0 && in[0] == '/' && memchr(in, '%', size) != NULL);
+    size_t n = 0;
+    enum uri_result r = uri_normalize(in, size, out, cap, flags, &n);
+    if (r != URI_OK) {
+        CHECK(size > 0 && in[0] == '/');
+        CHECK(r != URI_TOO_LONG);           /* the output always fits */
+        if (r == URI_BAD_ESCAPE)
+            CHECK(memchr(in, '%', size) != NULL);
+        if (r == URI_ESCAPED_SLASH)
+            CHECK(!(flags & (URI_SLASHES_KEEP | URI_SLASHES_DECODE)) &&
+                  (memchr(in, '%', size) != NULL ||
+                   memchr(in, '\\', size) != NULL));
+        if (r == URI_ABOVE_ROOT || r == URI_DOT_PARAMS)
+            CHECK(memchr(in, '.', size) != NULL ||
+                  memchr(in, '%', size) != NULL);
         goto done;
     }
     CHECK(n >= 1 && n <= cap);
@@ -50,10 +85,24 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     CHECK(out[0] == '/');
     CHECK(!has(out, n, "/../") && !ends(out, n, "/.."));
     CHECK(!has(out, n, "/./") && !ends(out, n, "/."));
+    CHECK(!has(out, n, "/.;") && !has(out, n, "/..;"));
+    if (flags & URI_MERGE_SLASHES)
+        CHECK(!has(out, n, "//"));
+    if (!(flags & URI_SLASHES_KEEP))
+        CHECK(!has(out, n, "%2F") && !has(out, n, "%5C") &&
+              memchr(out, '\\', n) == NULL);
+    for (size_t i = 0; i < n; i++) {
+        if (out[i] != '%')
+            continue;
+        CHECK(i + 2 < n && upper_hex(out[i + 1]) && upper_hex(out[i + 2]));
+        CHECK(!unreserved(uri_hexval(out[i + 1]) * 16 +
+                          uri_hexval(out[i + 2])));
+    }
     if (size > 0 && in[0] != '/')
         CHECK(n == 1);
-    /* Idempotent: nothing left to decode or remove. */
-    size_t m = uri_normalize_path(out, n, again, cap);
+    /* Idempotent: nothing left to decode, merge or remove. */
+    size_t m = 0;
+    CHECK(uri_normalize(out, n, again, cap, flags, &m) == URI_OK);
     CHECK(m == n && memcmp(out, again, n) == 0);
 done:
     free(in);
