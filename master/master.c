@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -113,17 +114,45 @@ root_check(const struct conf *c, char *err, size_t len)
     return 0;
 }
 
+/* The owner and group of the log files: the workers' user and group when
+ * the master runs as root and drops them (false otherwise). */
+static bool
+log_owner(const struct conf *c, uid_t *uid, gid_t *gid)
+{
+    if (geteuid() != 0 || c->user == NULL)
+        return false;
+    struct passwd *pw = getpwnam(c->user);
+    if (pw == NULL)
+        return false;
+    *uid = pw->pw_uid;
+    *gid = pw->pw_gid;
+    if (c->group != NULL) {
+        struct group *gr = getgrnam(c->group);
+        if (gr != NULL)
+            *gid = gr->gr_gid;
+    }
+    return true;
+}
+
+/* Gives the open file fd to the workers' user and group, by descriptor
+ * (never by name: the name may have been replaced since it was opened). */
+static void
+log_give(const struct conf *c, int fd, const char *path)
+{
+    uid_t uid;
+    gid_t gid;
+
+    if (log_owner(c, &uid, &gid) && fchown(fd, uid, gid) < 0)
+        log_warn("cannot chown %s to %s: %s", path, c->user, strerror(errno));
+}
+
 /* Workers that dropped privileges reopen the log by name (SIGUSR1): the
  * file must be theirs to open. */
 static void
 log_chown(const struct conf *c)
 {
-    if (geteuid() != 0 || c->user == NULL || log_path() == NULL)
-        return;
-    struct passwd *pw = getpwnam(c->user);
-    if (pw != NULL && chown(log_path(), pw->pw_uid, (gid_t)-1) < 0)
-        log_warn("cannot chown %s to %s: %s", log_path(), c->user,
-                 strerror(errno));
+    if (log_path() != NULL)
+        log_give(c, log_fd(), log_path());
 }
 
 /* Every access log exists and belongs to the workers' user before they
@@ -131,7 +160,6 @@ log_chown(const struct conf *c)
 static int
 access_logs_prepare(const struct conf *c, char *err, size_t len)
 {
-    struct passwd *pw = geteuid() == 0 && c->user ? getpwnam(c->user) : NULL;
     const struct conf_access_log *seen[CERB_MAX_LISTENERS + 1];
     size_t nseen = 0;
 
@@ -145,15 +173,14 @@ access_logs_prepare(const struct conf *c, char *err, size_t len)
         if (dup)
             continue;
         seen[nseen++] = a;
-        int fd = open(a->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+        int fd = log_file_open(a->path);
         if (fd < 0) {
             snprintf(err, len, "%s:%d: cannot open access log %s: %s",
-                     a->src.file, a->src.line, a->path, strerror(errno));
+                     a->src.file, a->src.line, a->path,
+                     log_file_error(errno));
             return -1;
         }
-        if (pw != NULL && fchown(fd, pw->pw_uid, (gid_t)-1) < 0)
-            log_warn("cannot chown %s to %s: %s", a->path, c->user,
-                     strerror(errno));
+        log_give(c, fd, a->path);
         close(fd);
     }
     return 0;
