@@ -212,30 +212,64 @@ log_setup(const struct conf *c, bool daemon, char *err, size_t len)
     return 0;
 }
 
+/* max_connections = "auto" (the default): as many as the open-files
+ * limit holds, up to this. */
+#define AUTO_MAX_CONNECTIONS 10000
+
+/* Every connection may hold two descriptors (client and upstream), each
+ * listener a few more, the process some of its own. The master asks for
+ * what the listeners need (a root master may raise the hard limit), else
+ * for the hard limit, then sizes the "auto" listeners to what it got. A
+ * warning only when a configured max_connections cannot be met. */
 static void
-raise_nofile(const struct conf *c)
+nofile_setup(struct conf *c)
 {
     struct rlimit rl;
-    rlim_t need = 64;
+    rlim_t fixed = 64, nauto = 0;
 
-    for (size_t i = 0; i < c->nlisteners; i++)
-        need += (rlim_t)c->listeners[i].max_connections * 2 + 8;
-    if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= need)
-        return;
-    struct rlimit want = rl;
-    want.rlim_cur = need;
-    if (want.rlim_max < need)
-        want.rlim_max = need;   /* works as root */
-    if (setrlimit(RLIMIT_NOFILE, &want) == 0)
-        return;
-    int e = errno;
-    want.rlim_max = rl.rlim_max;
-    want.rlim_cur = rl.rlim_max;
-    if (setrlimit(RLIMIT_NOFILE, &want) < 0)
-        want.rlim_cur = rl.rlim_cur;
-    log_warn("open files limit is %llu but max_connections needs %llu: %s",
-             (unsigned long long)want.rlim_cur, (unsigned long long)need,
-             strerror(e));
+    for (size_t i = 0; i < c->nlisteners; i++) {
+        int64_t mc = c->listeners[i].max_connections;
+        fixed += 8 + (mc > 0 ? (rlim_t)mc * 2 : 0);
+        nauto += mc == 0;
+    }
+    rlim_t need = fixed + nauto * 2 * AUTO_MAX_CONNECTIONS;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+        rl.rlim_cur = rl.rlim_max = 1024;
+    rlim_t have = rl.rlim_cur;
+    int e = 0;
+    if (have < need) {
+        struct rlimit want = { need, rl.rlim_max };
+        if (want.rlim_max != RLIM_INFINITY && want.rlim_max < need)
+            want.rlim_max = need;   /* works as root */
+        if (setrlimit(RLIMIT_NOFILE, &want) == 0) {
+            have = need;
+        } else {
+            e = errno;
+            want.rlim_cur = want.rlim_max = rl.rlim_max;
+            if (rl.rlim_max != RLIM_INFINITY && rl.rlim_cur < rl.rlim_max &&
+                setrlimit(RLIMIT_NOFILE, &want) == 0)
+                have = rl.rlim_max;
+        }
+    }
+    if (have < fixed)
+        log_warn("open files limit is %llu but max_connections needs %llu: "
+                 "%s", (unsigned long long)have, (unsigned long long)fixed,
+                 strerror(e ? e : EPERM));
+    for (size_t i = 0; i < c->nlisteners && nauto > 0; i++) {
+        struct conf_listener *l = &c->listeners[i];
+        if (l->max_connections != 0)
+            continue;
+        rlim_t per = have > fixed ? (have - fixed) / (2 * nauto) : 0;
+        if (per > AUTO_MAX_CONNECTIONS)
+            per = AUTO_MAX_CONNECTIONS;
+        if (per < 1)
+            per = 1;
+        l->max_connections = (int64_t)per;
+        if (per < AUTO_MAX_CONNECTIONS)
+            log_info("listener \"%s\": max_connections %llu (auto: the open "
+                     "files limit is %llu)", l->name,
+                     (unsigned long long)per, (unsigned long long)have);
+    }
 }
 
 static unsigned
@@ -390,7 +424,7 @@ reload(struct master *m)
     routes_mark(m, c);
     if (listen_prepare(m, c, err, sizeof(err)) < 0)
         goto fail_conf;
-    raise_nofile(c);
+    nofile_setup(c);
     if (spawn_generation(m, c, gen, err, sizeof(err)) < 0) {
         abort_generation(m, gen);
         listen_rollback(m);
@@ -672,7 +706,7 @@ master_run(const char *conf_path, const char *pid_path, bool daemon,
     }
     m->started_at = time(NULL);
     m->gen = 1;
-    raise_nofile(c);
+    nofile_setup(c);
     signals_setup(&wait_mask);
     struct shm_sizes z = { SHM_MAX_SERVERS, SHM_ROWS, SHM_MAX_ROUTES,
                            (uint64_t)c->rate_limit_table,
