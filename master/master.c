@@ -80,6 +80,10 @@ signals_setup(sigset_t *wait_mask)
 static void
 report(struct master *m, const char *msg)
 {
+    char line[512];
+
+    notify_send("STATUS=start failed: %s", notify_line(msg, line,
+                                                        sizeof(line)));
     if (m->notify_fd >= 0) {
         ssize_t w = write(m->notify_fd, msg, strlen(msg));
         (void)w;
@@ -395,6 +399,8 @@ reload(struct master *m)
     char prev_log[4096];
 
     log_notice("reloading configuration %s", m->conf_path);
+    notify_send("RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=reloading %s",
+                (unsigned long long)notify_monotonic_usec(), m->conf_path);
     m->reloads++;
     snprintf(prev_log, sizeof(prev_log), "%s", log_path() ? log_path() : "");
     struct conf *c = NULL;
@@ -452,6 +458,8 @@ reload(struct master *m)
                (long long)c->workers);
     log_listeners(c);
     status_write(m);
+    notify_send("READY=1\nSTATUS=serving: generation %u, %lld workers", gen,
+                (long long)c->workers);
     return;
 
 fail_conf:
@@ -475,6 +483,10 @@ fail:
             break;
     }
     status_write(m);
+    char line[512];
+    notify_send("READY=1\nSTATUS=reload failed, generation %u still serving: "
+                "%s", m->gen, notify_line(m->reload_error, line,
+                                          sizeof(line)));
 }
 
 static void
@@ -617,6 +629,8 @@ begin_stop(struct master *m, int how)
     if (m->stopping == SIGTERM || m->stopping == how)
         return;
     m->stopping = how;
+    notify_send("STOPPING=1\nSTATUS=%s", how == SIGQUIT ? "draining" :
+                "stopping");
     if (how == SIGQUIT) {
         log_notice("graceful stop: draining for up to %lld ms",
                    (long long)m->conf->drain_timeout);
@@ -731,6 +745,8 @@ master_run(const char *conf_path, const char *pid_path, bool daemon,
                m->conf_path);
     log_listeners(c);
     status_write(m);
+    notify_send("READY=1\nSTATUS=serving: generation %u, %lld workers\n"
+                "MAINPID=%ld", m->gen, (long long)c->workers, (long)getpid());
     if (notify_fd >= 0) {
         char ok[128];
         int n = snprintf(ok, sizeof(ok), "OK pid %ld, %lld workers",
