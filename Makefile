@@ -18,6 +18,22 @@ endif
 prefix ?= /usr/local
 -include config.mk
 
+# GNU and Debian conventions: a build for prefix=/usr keeps its
+# configuration in /etc, its variable data in /var and its runtime files
+# in /run, unless these are given (`make install prefix=/usr` and
+# `make install prefix=/usr sysconfdir=/etc localstatedir=/var` agree).
+ifeq ($(prefix),/usr)
+ifeq ($(value sysconfdir),$${prefix}/etc)
+sysconfdir = /etc
+endif
+ifeq ($(value localstatedir),$${prefix}/var)
+localstatedir = /var
+endif
+ifeq ($(value runstatedir),$${localstatedir}/run)
+runstatedir = /run
+endif
+endif
+
 WARN = -Wall -Wextra -Wshadow -Wmissing-prototypes -Wstrict-prototypes \
        -Wno-unused-parameter
 ifeq ($(WERROR),1)
@@ -47,12 +63,14 @@ LIBCERB  := $(BUILD)/libcerberus.a
 CERBERUS := $(BUILD)/cerberus
 ORIGIN   := $(BUILD)/t/origin
 
-.PHONY: all check run install uninstall clean distclean fuzz bench tests FORCE
+.PHONY: all check run install uninstall clean distclean fuzz bench tests deps \
+        build-deps test-deps FORCE
 .DEFAULT_GOAL := all
 
 all: $(CERBERUS) $(ORIGIN)
 
 config.mk: configure.ac config.mk.in
+	@sh etc/deps.sh build
 	@test -x configure -a configure -nt configure.ac || autoreconf -fi
 	./configure --prefix=$(prefix) $(CONFIGURE_FLAGS)
 
@@ -102,14 +120,25 @@ PROVE ?= prove
 PROVE_FLAGS ?= -j2
 T ?= $(UNIT_BIN) $(sort $(wildcard t/*.t))
 
-check: tests
+# The Debian packages the build and the tests need: deps.txt, the one list
+# (README, .ci/run, `make run` and `make check` all read it).
+# `make run` and `make check` look first (a fresh clone looks when it
+# configures, too), so a missing package is named before anything fails.
+deps:
+	@sh etc/deps.sh test
+build-deps:
+	@sh etc/deps.sh build
+test-deps:
+	@sh etc/deps.sh test
+
+check: test-deps tests
 	@rm -rf $(SANLOG); mkdir -p $(SANLOG)
 	$(TEST_ENV) $(PROVE) $(PROVE_FLAGS) $(T)
 	@if [ -n "$$(ls -A $(SANLOG))" ]; then \
 	    echo "sanitizer reports:"; cat $(SANLOG)/*; exit 1; fi
 
 # The demo: two origins and cerberus in the foreground; Ctrl-C stops all.
-run: all
+run: build-deps all
 	@CERBERUS=$(CERBERUS) ORIGIN=$(ORIGIN) BUILD=$(BUILD) sh etc/run-demo.sh
 
 fuzz:
@@ -120,29 +149,44 @@ bench: all
 
 DESTDIR ?=
 unitdir ?= $(prefix)/lib/systemd/system
+logrotatedir ?= $(sysconfdir)/logrotate.d
+# The installed files name the directories of this build: the config's
+# /var, /run and /etc paths, the unit's and logrotate's @dir@ names.
+SUBST = sed -e 's|"/var/|"$(localstatedir)/|g' -e 's|"/run/|"$(runstatedir)/|g' \
+            -e 's|/etc/cerberus/|$(sysconfdir)/cerberus/|g' \
+            -e 's|@sbindir@|$(sbindir)|g' -e 's|@sysconfdir@|$(sysconfdir)|g' \
+            -e 's|@localstatedir@|$(localstatedir)|g' \
+            -e 's|@runstatedir@|$(runstatedir)|g'
+CONF_DEST = $(DESTDIR)$(sysconfdir)/cerberus/cerberus.conf
 install: $(CERBERUS)
 	install -d $(DESTDIR)$(sbindir) $(DESTDIR)$(mandir)/man8 \
 	    $(DESTDIR)$(mandir)/man5 $(DESTDIR)$(sysconfdir)/cerberus \
-	    $(DESTDIR)$(unitdir)
+	    $(DESTDIR)$(unitdir) $(DESTDIR)$(logrotatedir)
+	install -d -m 0755 $(DESTDIR)$(localstatedir)/log/cerberus
+	install -d -m 0750 $(DESTDIR)$(localstatedir)/lib/cerberus
 	install -m 0755 $(CERBERUS) $(DESTDIR)$(sbindir)/cerberus
 	install -m 0644 man/cerberus.8 $(DESTDIR)$(mandir)/man8/cerberus.8
 	install -m 0644 man/cerberus.conf.5 $(DESTDIR)$(mandir)/man5/cerberus.conf.5
-	@if [ -e $(DESTDIR)$(sysconfdir)/cerberus/cerberus.conf ]; then \
-	    echo "keeping existing $(DESTDIR)$(sysconfdir)/cerberus/cerberus.conf"; \
+	@if [ -e $(CONF_DEST) ]; then \
+	    echo "keeping existing $(CONF_DEST)"; \
 	else \
-	    install -m 0644 etc/cerberus.conf $(DESTDIR)$(sysconfdir)/cerberus/cerberus.conf; \
+	    $(SUBST) etc/cerberus.conf > $(CONF_DEST).new && \
+	    chmod 0644 $(CONF_DEST).new && mv $(CONF_DEST).new $(CONF_DEST); \
 	fi
-	sed -e 's|@sbindir@|$(sbindir)|g' -e 's|@sysconfdir@|$(sysconfdir)|g' \
-	    etc/cerberus.service > $(DESTDIR)$(unitdir)/cerberus.service
+	$(SUBST) etc/cerberus.service > $(DESTDIR)$(unitdir)/cerberus.service
 	chmod 0644 $(DESTDIR)$(unitdir)/cerberus.service
+	$(SUBST) etc/cerberus.logrotate > $(DESTDIR)$(logrotatedir)/cerberus
+	chmod 0644 $(DESTDIR)$(logrotatedir)/cerberus
 
 uninstall:
 	rm -f $(DESTDIR)$(sbindir)/cerberus $(DESTDIR)$(mandir)/man8/cerberus.8 \
-	    $(DESTDIR)$(mandir)/man5/cerberus.conf.5 $(DESTDIR)$(unitdir)/cerberus.service
-	@conf=$(DESTDIR)$(sysconfdir)/cerberus/cerberus.conf; \
-	if [ -e $$conf ] && cmp -s $$conf etc/cerberus.conf; then \
-	    rm -f $$conf; rmdir $(DESTDIR)$(sysconfdir)/cerberus 2>/dev/null || true; \
-	elif [ -e $$conf ]; then echo "keeping modified $$conf"; fi
+	    $(DESTDIR)$(mandir)/man5/cerberus.conf.5 $(DESTDIR)$(unitdir)/cerberus.service \
+	    $(DESTDIR)$(logrotatedir)/cerberus
+	@if [ -e $(CONF_DEST) ] && $(SUBST) etc/cerberus.conf | cmp -s - $(CONF_DEST); then \
+	    rm -f $(CONF_DEST); rmdir $(DESTDIR)$(sysconfdir)/cerberus 2>/dev/null || true; \
+	elif [ -e $(CONF_DEST) ]; then echo "keeping modified $(CONF_DEST)"; fi
+	@rmdir $(DESTDIR)$(localstatedir)/log/cerberus \
+	    $(DESTDIR)$(localstatedir)/lib/cerberus 2>/dev/null || true
 
 clean:
 	rm -rf build build-san build-fuzz

@@ -147,7 +147,8 @@ struct conf_listener {
     int64_t keepalive_timeout;
     int64_t send_timeout;
     int64_t max_header_size;    /* bytes */
-    int64_t max_connections;    /* per worker */
+    int64_t max_connections;    /* per worker; 0 (auto) until the master
+                                 * sizes it to the open-files limit */
     int64_t backlog;
     char *server_header;        /* replaces a response's Server; "" drops it */
     struct conf_access_log *access_log;   /* or the global one */

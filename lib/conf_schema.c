@@ -413,7 +413,7 @@ static const struct conf_key listener_keys[] = {
     { "max_header_size", CK_SIZE, OFF(struct conf_listener, max_header_size),
       0, "32k", 0, 1024, 1024 * 1024, NULL, NULL },
     { "max_connections", CK_INT, OFF(struct conf_listener, max_connections),
-      0, "10000", 0, 1, 1000000, NULL, NULL },
+      0, "auto", CF_AUTO, 1, 1000000, NULL, NULL },
     { "backlog", CK_INT, OFF(struct conf_listener, backlog), 0, "511", 0, 1,
       65535, NULL, NULL },
     { "server_header", CK_STR, OFF(struct conf_listener, server_header), 0,

@@ -68,21 +68,29 @@ log_path(void)
     return lg.path[0] ? lg.path : NULL;
 }
 
-static int
-log_open_path(const char *path)
+int
+log_file_open(const char *path)
 {
-    return open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    return open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW |
+                O_NOCTTY, LOG_FILE_MODE);
+}
+
+const char *
+log_file_error(int e)
+{
+    /* O_NOFOLLOW: ELOOP says the last component is a symbolic link. */
+    return e == ELOOP ? "it is a symbolic link (refused)" : strerror(e);
 }
 
 int
 log_open(const char *path, char *err, unsigned errlen)
 {
-    int fd = log_open_path(path);
+    int fd = log_file_open(path);
 
     if (fd < 0) {
         if (err != NULL)
             snprintf(err, errlen, "cannot open error log %s: %s", path,
-                     strerror(errno));
+                     log_file_error(errno));
         return -1;
     }
     if (lg.fd >= 0)
@@ -106,9 +114,10 @@ log_reopen(void)
 {
     if (lg.path[0] == '\0')
         return 0;
-    int fd = log_open_path(lg.path);
+    int fd = log_file_open(lg.path);
     if (fd < 0) {
-        log_error("cannot reopen error log %s: %s", lg.path, strerror(errno));
+        log_error("cannot reopen error log %s: %s", lg.path,
+                  log_file_error(errno));
         return -1;
     }
     /* dup2 keeps the descriptor number, so nothing holding it goes stale. */

@@ -6,6 +6,13 @@ enum log_level {
     LL_DEBUG, LL_INFO, LL_NOTICE, LL_WARN, LL_ERROR, LL_CRIT, LL_ALERT
 };
 
+/* Log files (error and access logs): created 0640 (owner and group
+ * only: access logs may hold secrets), never through a symbolic link. */
+#define LOG_FILE_MODE 0640
+int log_file_open(const char *path);
+/* strerror, or what ELOOP means for log_file_open. */
+const char *log_file_error(int e);
+
 /* Until log_open succeeds, messages go to stderr. */
 int log_open(const char *path, char *err, unsigned errlen);
 int log_reopen(void);

@@ -232,7 +232,8 @@ quota_save(const struct shm *s, const char *path, time_t now, char *err,
         snprintf(err, cap, "%s: path too long", path);
         return -1;
     }
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+                  0640);
     if (fd < 0) {
         snprintf(err, cap, "%s: cannot create: %s", tmp, strerror(errno));
         return -1;

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,6 +80,10 @@ signals_setup(sigset_t *wait_mask)
 static void
 report(struct master *m, const char *msg)
 {
+    char line[512];
+
+    notify_send("STATUS=start failed: %s", notify_line(msg, line,
+                                                        sizeof(line)));
     if (m->notify_fd >= 0) {
         ssize_t w = write(m->notify_fd, msg, strlen(msg));
         (void)w;
@@ -113,17 +118,45 @@ root_check(const struct conf *c, char *err, size_t len)
     return 0;
 }
 
+/* The owner and group of the log files: the workers' user and group when
+ * the master runs as root and drops them (false otherwise). */
+static bool
+log_owner(const struct conf *c, uid_t *uid, gid_t *gid)
+{
+    if (geteuid() != 0 || c->user == NULL)
+        return false;
+    struct passwd *pw = getpwnam(c->user);
+    if (pw == NULL)
+        return false;
+    *uid = pw->pw_uid;
+    *gid = pw->pw_gid;
+    if (c->group != NULL) {
+        struct group *gr = getgrnam(c->group);
+        if (gr != NULL)
+            *gid = gr->gr_gid;
+    }
+    return true;
+}
+
+/* Gives the open file fd to the workers' user and group, by descriptor
+ * (never by name: the name may have been replaced since it was opened). */
+static void
+log_give(const struct conf *c, int fd, const char *path)
+{
+    uid_t uid;
+    gid_t gid;
+
+    if (log_owner(c, &uid, &gid) && fchown(fd, uid, gid) < 0)
+        log_warn("cannot chown %s to %s: %s", path, c->user, strerror(errno));
+}
+
 /* Workers that dropped privileges reopen the log by name (SIGUSR1): the
  * file must be theirs to open. */
 static void
 log_chown(const struct conf *c)
 {
-    if (geteuid() != 0 || c->user == NULL || log_path() == NULL)
-        return;
-    struct passwd *pw = getpwnam(c->user);
-    if (pw != NULL && chown(log_path(), pw->pw_uid, (gid_t)-1) < 0)
-        log_warn("cannot chown %s to %s: %s", log_path(), c->user,
-                 strerror(errno));
+    if (log_path() != NULL)
+        log_give(c, log_fd(), log_path());
 }
 
 /* Every access log exists and belongs to the workers' user before they
@@ -131,7 +164,6 @@ log_chown(const struct conf *c)
 static int
 access_logs_prepare(const struct conf *c, char *err, size_t len)
 {
-    struct passwd *pw = geteuid() == 0 && c->user ? getpwnam(c->user) : NULL;
     const struct conf_access_log *seen[CERB_MAX_LISTENERS + 1];
     size_t nseen = 0;
 
@@ -145,15 +177,14 @@ access_logs_prepare(const struct conf *c, char *err, size_t len)
         if (dup)
             continue;
         seen[nseen++] = a;
-        int fd = open(a->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+        int fd = log_file_open(a->path);
         if (fd < 0) {
             snprintf(err, len, "%s:%d: cannot open access log %s: %s",
-                     a->src.file, a->src.line, a->path, strerror(errno));
+                     a->src.file, a->src.line, a->path,
+                     log_file_error(errno));
             return -1;
         }
-        if (pw != NULL && fchown(fd, pw->pw_uid, (gid_t)-1) < 0)
-            log_warn("cannot chown %s to %s: %s", a->path, c->user,
-                     strerror(errno));
+        log_give(c, fd, a->path);
         close(fd);
     }
     return 0;
@@ -185,30 +216,64 @@ log_setup(const struct conf *c, bool daemon, char *err, size_t len)
     return 0;
 }
 
+/* max_connections = "auto" (the default): as many as the open-files
+ * limit holds, up to this. */
+#define AUTO_MAX_CONNECTIONS 10000
+
+/* Every connection may hold two descriptors (client and upstream), each
+ * listener a few more, the process some of its own. The master asks for
+ * what the listeners need (a root master may raise the hard limit), else
+ * for the hard limit, then sizes the "auto" listeners to what it got. A
+ * warning only when a configured max_connections cannot be met. */
 static void
-raise_nofile(const struct conf *c)
+nofile_setup(struct conf *c)
 {
     struct rlimit rl;
-    rlim_t need = 64;
+    rlim_t fixed = 64, nauto = 0;
 
-    for (size_t i = 0; i < c->nlisteners; i++)
-        need += (rlim_t)c->listeners[i].max_connections * 2 + 8;
-    if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= need)
-        return;
-    struct rlimit want = rl;
-    want.rlim_cur = need;
-    if (want.rlim_max < need)
-        want.rlim_max = need;   /* works as root */
-    if (setrlimit(RLIMIT_NOFILE, &want) == 0)
-        return;
-    int e = errno;
-    want.rlim_max = rl.rlim_max;
-    want.rlim_cur = rl.rlim_max;
-    if (setrlimit(RLIMIT_NOFILE, &want) < 0)
-        want.rlim_cur = rl.rlim_cur;
-    log_warn("open files limit is %llu but max_connections needs %llu: %s",
-             (unsigned long long)want.rlim_cur, (unsigned long long)need,
-             strerror(e));
+    for (size_t i = 0; i < c->nlisteners; i++) {
+        int64_t mc = c->listeners[i].max_connections;
+        fixed += 8 + (mc > 0 ? (rlim_t)mc * 2 : 0);
+        nauto += mc == 0;
+    }
+    rlim_t need = fixed + nauto * 2 * AUTO_MAX_CONNECTIONS;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+        rl.rlim_cur = rl.rlim_max = 1024;
+    rlim_t have = rl.rlim_cur;
+    int e = 0;
+    if (have < need) {
+        struct rlimit want = { need, rl.rlim_max };
+        if (want.rlim_max != RLIM_INFINITY && want.rlim_max < need)
+            want.rlim_max = need;   /* works as root */
+        if (setrlimit(RLIMIT_NOFILE, &want) == 0) {
+            have = need;
+        } else {
+            e = errno;
+            want.rlim_cur = want.rlim_max = rl.rlim_max;
+            if (rl.rlim_max != RLIM_INFINITY && rl.rlim_cur < rl.rlim_max &&
+                setrlimit(RLIMIT_NOFILE, &want) == 0)
+                have = rl.rlim_max;
+        }
+    }
+    if (have < fixed)
+        log_warn("open files limit is %llu but max_connections needs %llu: "
+                 "%s", (unsigned long long)have, (unsigned long long)fixed,
+                 strerror(e ? e : EPERM));
+    for (size_t i = 0; i < c->nlisteners && nauto > 0; i++) {
+        struct conf_listener *l = &c->listeners[i];
+        if (l->max_connections != 0)
+            continue;
+        rlim_t per = have > fixed ? (have - fixed) / (2 * nauto) : 0;
+        if (per > AUTO_MAX_CONNECTIONS)
+            per = AUTO_MAX_CONNECTIONS;
+        if (per < 1)
+            per = 1;
+        l->max_connections = (int64_t)per;
+        if (per < AUTO_MAX_CONNECTIONS)
+            log_info("listener \"%s\": max_connections %llu (auto: the open "
+                     "files limit is %llu)", l->name,
+                     (unsigned long long)per, (unsigned long long)have);
+    }
 }
 
 static unsigned
@@ -334,6 +399,8 @@ reload(struct master *m)
     char prev_log[4096];
 
     log_notice("reloading configuration %s", m->conf_path);
+    notify_send("RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=reloading %s",
+                (unsigned long long)notify_monotonic_usec(), m->conf_path);
     m->reloads++;
     snprintf(prev_log, sizeof(prev_log), "%s", log_path() ? log_path() : "");
     struct conf *c = NULL;
@@ -363,7 +430,7 @@ reload(struct master *m)
     routes_mark(m, c);
     if (listen_prepare(m, c, err, sizeof(err)) < 0)
         goto fail_conf;
-    raise_nofile(c);
+    nofile_setup(c);
     if (spawn_generation(m, c, gen, err, sizeof(err)) < 0) {
         abort_generation(m, gen);
         listen_rollback(m);
@@ -391,6 +458,8 @@ reload(struct master *m)
                (long long)c->workers);
     log_listeners(c);
     status_write(m);
+    notify_send("READY=1\nSTATUS=serving: generation %u, %lld workers", gen,
+                (long long)c->workers);
     return;
 
 fail_conf:
@@ -414,6 +483,10 @@ fail:
             break;
     }
     status_write(m);
+    char line[512];
+    notify_send("READY=1\nSTATUS=reload failed, generation %u still serving: "
+                "%s", m->gen, notify_line(m->reload_error, line,
+                                          sizeof(line)));
 }
 
 static void
@@ -556,6 +629,8 @@ begin_stop(struct master *m, int how)
     if (m->stopping == SIGTERM || m->stopping == how)
         return;
     m->stopping = how;
+    notify_send("STOPPING=1\nSTATUS=%s", how == SIGQUIT ? "draining" :
+                "stopping");
     if (how == SIGQUIT) {
         log_notice("graceful stop: draining for up to %lld ms",
                    (long long)m->conf->drain_timeout);
@@ -645,7 +720,7 @@ master_run(const char *conf_path, const char *pid_path, bool daemon,
     }
     m->started_at = time(NULL);
     m->gen = 1;
-    raise_nofile(c);
+    nofile_setup(c);
     signals_setup(&wait_mask);
     struct shm_sizes z = { SHM_MAX_SERVERS, SHM_ROWS, SHM_MAX_ROUTES,
                            (uint64_t)c->rate_limit_table,
@@ -670,6 +745,8 @@ master_run(const char *conf_path, const char *pid_path, bool daemon,
                m->conf_path);
     log_listeners(c);
     status_write(m);
+    notify_send("READY=1\nSTATUS=serving: generation %u, %lld workers\n"
+                "MAINPID=%ld", m->gen, (long long)c->workers, (long)getpid());
     if (notify_fd >= 0) {
         char ok[128];
         int n = snprintf(ok, sizeof(ok), "OK pid %ld, %lld workers",

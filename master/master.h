@@ -113,6 +113,11 @@ void process_signal_all(struct master *m, int sig);
 struct child *process_reap(struct master *m, pid_t pid, int status);
 size_t process_count(const struct master *m, int kind, unsigned gen);
 
+/* notify.c: sd_notify(3) datagrams to $NOTIFY_SOCKET, if set */
+void notify_send(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+const char *notify_line(const char *text, char *buf, size_t len);
+uint64_t notify_monotonic_usec(void);
+
 /* pidfile.c */
 int pidfile_create(const char *path, char *err, size_t len);
 void pidfile_remove(const char *path, int fd);

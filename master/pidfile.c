@@ -14,7 +14,7 @@
 int
 pidfile_create(const char *path, char *err, size_t len)
 {
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
     char buf[32];
 
     if (fd < 0) {

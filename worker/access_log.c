@@ -10,16 +10,112 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "conf-gw.h"
 #include "http.h"
 #include "log.h"
+#include "uri.h"
 
 struct alog {
     const struct conf_access_log *conf;
     int fd;
     char *buf;
     size_t len, cap;
+    const char **mask;          /* query parameters whose value is a secret */
+    size_t nmask;
     struct alog *next;
 };
+
+static void
+mask_add(struct alog *a, const struct conf_policies *p)
+{
+    if (p->auth == NULL || p->auth->api_key == NULL ||
+        p->auth->api_key->query == NULL)
+        return;
+    const char *q = p->auth->api_key->query;
+    for (size_t i = 0; i < a->nmask; i++)
+        if (strcmp(a->mask[i], q) == 0)
+            return;
+    a->mask[a->nmask++] = q;
+}
+
+/* The API-key query parameters of every listener and route: an access
+ * log line is written before (or without) knowing the route, and a key
+ * sent to another route than its own is a secret all the same. */
+static int
+mask_setup(struct alog *a, const struct conf *c)
+{
+    a->mask = calloc(c->nlisteners + c->nroutes + 1, sizeof(*a->mask));
+    if (a->mask == NULL)
+        return -1;
+    for (size_t i = 0; i < c->nlisteners; i++)
+        mask_add(a, &c->listeners[i].pol);
+    for (size_t i = 0; i < c->nroutes; i++)
+        mask_add(a, &c->routes[i].pol);
+    return 0;
+}
+
+/* Does the query parameter name n[0..len) read as name, raw or once its
+ * %XX escapes are decoded? (A gateway that decodes names would take
+ * "api%5Fkey" for "api_key".) */
+static bool
+mask_match(const char *n, size_t len, const char *name)
+{
+    size_t k = 0;
+
+    for (size_t i = 0; i < len; i++, k++) {
+        int ch = (unsigned char)n[i];
+        if (ch == '%' && i + 2 < len && uri_hexval(n[i + 1]) >= 0 &&
+            uri_hexval(n[i + 2]) >= 0) {
+            ch = uri_hexval(n[i + 1]) * 16 + uri_hexval(n[i + 2]);
+            i += 2;
+        }
+        if (name[k] == '\0' || (unsigned char)name[k] != ch)
+            return false;
+    }
+    return name[k] == '\0';
+}
+
+/* Copies the request target t[0..tl) to out (at most cap - 1 bytes, NUL
+ * terminated), with the value of every masked query parameter written
+ * as "***". */
+static size_t
+mask_target(const struct alog *a, const char *t, size_t tl, char *out,
+            size_t cap)
+{
+    const char *q = a->nmask ? memchr(t, '?', tl) : NULL;
+    size_t o = 0;
+
+#define PUT(p, n) do { size_t n_ = (n) < cap - 1 - o ? (n) : cap - 1 - o; \
+                       memcpy(out + o, (p), n_); o += n_; } while (0)
+    if (q == NULL) {
+        PUT(t, tl);
+        out[o] = '\0';
+        return o;
+    }
+    const char *p = q + 1, *end = t + tl;
+    PUT(t, (size_t)(p - t));
+    while (p < end) {
+        const char *amp = memchr(p, '&', (size_t)(end - p));
+        if (amp == NULL)
+            amp = end;
+        const char *eq = memchr(p, '=', (size_t)(amp - p));
+        bool secret = false;
+        for (size_t i = 0; eq != NULL && i < a->nmask && !secret; i++)
+            secret = mask_match(p, (size_t)(eq - p), a->mask[i]);
+        if (secret) {
+            PUT(p, (size_t)(eq + 1 - p));
+            PUT("***", 3);
+        } else {
+            PUT(p, (size_t)(amp - p));
+        }
+        if (amp < end)
+            PUT("&", 1);
+        p = amp + 1;
+    }
+#undef PUT
+    out[o] = '\0';
+    return o;
+}
 
 static struct alog *
 alog_find(struct worker *w, const char *path)
@@ -85,16 +181,20 @@ alog_open_all(struct worker *w)
             if (a == NULL)
                 return -1;
             a->conf = cl;
+            if (mask_setup(a, c) < 0) {
+                free(a);
+                return -1;
+            }
             a->cap = cl->buffer > 0 ? (size_t)cl->buffer : 0;
             a->buf = a->cap ? malloc(a->cap) : NULL;
-            a->fd = open(cl->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
-                         0644);
+            a->fd = log_file_open(cl->path);
             if (a->fd < 0 || (a->cap && a->buf == NULL)) {
                 log_error("cannot open access log %s: %s", cl->path,
-                          strerror(errno));
+                          log_file_error(errno));
                 if (a->fd >= 0)
                     close(a->fd);
                 free(a->buf);
+                free(a->mask);
                 free(a);
                 return -1;
             }
@@ -111,11 +211,10 @@ alog_reopen(struct worker *w)
 {
     alog_flush_all(w);
     for (struct alog *a = w->alogs; a != NULL; a = a->next) {
-        int fd = open(a->conf->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
-                      0644);
+        int fd = log_file_open(a->conf->path);
         if (fd < 0) {
             log_error("cannot reopen access log %s: %s", a->conf->path,
-                      strerror(errno));
+                      log_file_error(errno));
             continue;
         }
         dup2(fd, a->fd);
@@ -132,6 +231,7 @@ alog_close_all(struct worker *w)
         w->alogs = a->next;
         close(a->fd);
         free(a->buf);
+        free(a->mask);
         free(a);
     }
     free(w->alog_of);
@@ -171,11 +271,11 @@ alog_begin(struct conn *c, const struct http_request *req,
         return;
     }
     http_request_id(w, rl->reqid);
-    int n = snprintf(rl->request, sizeof(rl->request), "%.*s %.*s HTTP/1.%d",
-                     (int)req->method.len, req->method.p,
-                     (int)(req->target.len < 900 ? req->target.len : 900),
-                     req->target.p, req->version == 11);
-    (void)n;
+    char target[901];
+    mask_target(w->alog_of[c->l->index], req->target.p, req->target.len,
+                target, sizeof(target));
+    snprintf(rl->request, sizeof(rl->request), "%.*s %s HTTP/1.%d",
+             (int)req->method.len, req->method.p, target, req->version == 11);
     const struct http_header *h = http_header_find(req, "referer");
     if (h != NULL)
         copy_field(rl->referer, sizeof(rl->referer), h->value);

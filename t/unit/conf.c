@@ -98,7 +98,7 @@ test_defaults(void)
     is_int(l->keepalive_timeout, 75000, "keepalive_timeout 75000 ms");
     is_int(l->send_timeout, 60000, "send_timeout 60000 ms");
     is_int(l->max_header_size, 32768, "max_header_size 32768");
-    is_int(l->max_connections, 10000, "max_connections 10000");
+    is_int(l->max_connections, 0, "max_connections auto (0: the master sizes it)");
     is_int(l->backlog, 511, "backlog 511");
     is_int(l->src.line, 1, "the listener's line");
     ok(conf_listener_find(c, "web") == l && conf_listener_find(c, "x") == NULL,
