@@ -14,7 +14,7 @@ my $build = tempdir('cerb-build-XXXXXX', TMPDIR => 1, CLEANUP => 1);
 my @make = ('make', '-s', '-C', $src, "BUILD=$build", "DESTDIR=$dest", 'prefix=/usr',
             'sysconfdir=/etc', 'localstatedir=/var');
 
-my ($rc, $out, $err) = Cerb::run_cmd(@make, 'install');
+my ($rc, $out, $err) = Cerb::run_cmd({ timeout => 300 }, @make, 'install');
 is($rc, 0, 'make install') or diag($err);
 ok(-x "$dest/usr/sbin/cerberus", 'the binary in sbin');
 ok(-f "$dest/usr/share/man/man8/cerberus.8", 'cerberus.8');
@@ -35,12 +35,12 @@ is($rc, 0, 'the installed config checks') or diag($err);
 open my $f, '>>', "$dest/etc/cerberus/cerberus.conf" or die;
 print $f "# mine\n";
 close $f;
-($rc, $out, $err) = Cerb::run_cmd(@make, 'install');
+($rc, $out, $err) = Cerb::run_cmd({ timeout => 300 }, @make, 'install');
 is($rc, 0, 'install again');
 like(slurp("$dest/etc/cerberus/cerberus.conf"), qr/# mine\n$/, 'the edited config is kept');
 like($out, qr/keeping existing/, 'and install says so');
 
-($rc, $out, $err) = Cerb::run_cmd(@make, 'uninstall');
+($rc, $out, $err) = Cerb::run_cmd({ timeout => 300 }, @make, 'uninstall');
 is($rc, 0, 'make uninstall') or diag($err);
 ok(!-e "$dest/usr/sbin/cerberus", 'the binary is removed');
 ok(!-e "$dest/usr/share/man/man8/cerberus.8", 'the man pages are removed');
@@ -49,8 +49,8 @@ ok(-e "$dest/etc/cerberus/cerberus.conf", 'the edited config stays');
 
 # An unmodified config goes with uninstall.
 unlink "$dest/etc/cerberus/cerberus.conf";
-Cerb::run_cmd(@make, 'install');
-($rc) = Cerb::run_cmd(@make, 'uninstall');
+Cerb::run_cmd({ timeout => 300 }, @make, 'install');
+($rc) = Cerb::run_cmd({ timeout => 300 }, @make, 'uninstall');
 ok(!-e "$dest/etc/cerberus/cerberus.conf", 'an unmodified config is removed');
 my @left = grep { -f } split /\n/, `find $dest -type f`;
 is_deeply(\@left, [], 'uninstall leaves no file behind');

@@ -17,9 +17,9 @@ my $dest2 = tempdir('cerb-inst-XXXXXX', TMPDIR => 1, CLEANUP => 1);
 chmod 0755, $dest;      # the workers' user walks to the logs
 my @make = ('make', '-s', '-C', $src, "BUILD=$build", 'prefix=/usr');
 
-my ($rc, $out, $err) = Cerb::run_cmd(@make, "DESTDIR=$dest", 'install');
+my ($rc, $out, $err) = Cerb::run_cmd({ timeout => 300 }, @make, "DESTDIR=$dest", 'install');
 is($rc, 0, 'make install prefix=/usr') or diag($err);
-($rc, $out, $err) = Cerb::run_cmd(@make, "DESTDIR=$dest2", 'sysconfdir=/etc',
+($rc, $out, $err) = Cerb::run_cmd({ timeout => 300 }, @make, "DESTDIR=$dest2", 'sysconfdir=/etc',
                                   'localstatedir=/var', 'install');
 is($rc, 0, 'make install prefix=/usr sysconfdir=/etc localstatedir=/var') or diag($err);
 my $files = sub { my $d = shift; join "\n", sort map { s/^\Q$d\E//r } split /\n/, `find $d` };

@@ -126,7 +126,9 @@ sub ctl {
     return run_cmd(@cmd);
 }
 
+# run_cmd(@cmd) or run_cmd({ timeout => S }, @cmd): waits up to 60 s (or S).
 sub run_cmd {
+    my $opt = ref $_[0] eq 'HASH' ? shift : {};
     my (@cmd) = @_;
     my $out = File::Temp->new;
     my $err = File::Temp->new;
@@ -137,7 +139,7 @@ sub run_cmd {
         open STDIN, '<', '/dev/null';
         exec @cmd or die "exec $cmd[0]: $!";
     }
-    my $deadline = time + 60;
+    my $deadline = time + ($opt->{timeout} // 60);
     my $rc;
     while (1) {
         my $r = waitpid($pid, WNOHANG);
