@@ -3,7 +3,8 @@
  * Fixed-size slots, each a session serialized by i2d_SSL_SESSION under its
  * session ID. A session's home slot is its ID's first bytes (IDs are random,
  * drawn by OpenSSL) modulo the slot count; it is stored in the first free,
- * expired or soonest-expiring slot of the TLS_CACHE_PROBE that follow.
+ * expired or soonest-expiring (of equals, the oldest) slot of the
+ * TLS_CACHE_PROBE that follow.
  *
  * Each slot is a seqlock: a writer makes seq odd with a CAS (or gives up:
  * the cache is best-effort), writes, and makes it even again; a reader
@@ -19,11 +20,12 @@
 #include <time.h>
 
 #define ID_MAX 32                       /* SSL_MAX_SSL_SESSION_ID_LENGTH */
-#define DER_MAX (TLS_CACHE_SLOT - 56)
+#define DER_MAX (TLS_CACHE_SLOT - 64)
 
 struct slot {
     _Atomic uint64_t seq;
     int64_t expires;                    /* time(2) seconds */
+    uint64_t born;                      /* CLOCK_REALTIME ns, stored at */
     uint32_t len;                       /* of der; 0: empty */
     uint32_t idlen;
     unsigned char id[ID_MAX];
@@ -130,27 +132,36 @@ new_cb(SSL *ssl, SSL_SESSION *sess)
         return 0;
     int64_t expires = (int64_t)SSL_SESSION_get_time(sess) +
                       (int64_t)SSL_SESSION_get_timeout(sess);
-    int64_t now = (int64_t)time(NULL);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t now = (int64_t)ts.tv_sec;
+    uint64_t born = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 
-    /* The victim: a free or expired slot, else the one expiring first. */
+    /* The victim: a free or expired slot, else the one expiring first
+     * (of those, the oldest). */
     uint64_t h = home(id, idlen);
     struct slot *best = NULL;
     int64_t best_exp = INT64_MAX;
+    uint64_t best_born = UINT64_MAX;
     for (unsigned i = 0; i < TLS_CACHE_PROBE; i++) {
         struct slot *s = &zone[(h + i) % nslots];
-        int64_t e = s->len == 0 || s->expires <= now ? INT64_MIN : s->expires;
-        if (e < best_exp) {
+        if (s->len == 0 || s->expires <= now) {
             best = s;
-            best_exp = e;
-        }
-        if (e == INT64_MIN)
             break;
+        }
+        if (s->expires < best_exp ||
+            (s->expires == best_exp && s->born < best_born)) {
+            best = s;
+            best_exp = s->expires;
+            best_born = s->born;
+        }
     }
     uint64_t seq;
     if (best == NULL || !slot_lock(best, &seq))
         return 0;               /* another worker is writing it: skip */
     best->len = 0;
     best->expires = expires;
+    best->born = born;
     best->idlen = idlen;
     memcpy(best->id, id, idlen);
     memcpy(best->der, der, (size_t)len);
