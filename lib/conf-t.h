@@ -273,6 +273,7 @@ struct conf {
     struct conf_consumer *consumers;
     size_t nconsumers;
     int64_t rate_limit_table;   /* entries of the shared rate-limit table */
+    int64_t tls_session_cache;  /* bytes of the shared TLS session cache */
     int64_t quota_interval;     /* ms between writes of the quota state */
     int64_t quota_table;        /* entries of the shared quota table */
     int64_t regex_match_limit;  /* PCRE2 match limit of every match */
@@ -299,6 +300,7 @@ enum conf_kind {
 #define CF_REQUIRED 0x01    /* error when absent */
 #define CF_AUTO     0x02    /* CK_INT: the string "auto" reads as 0 */
 #define CF_NONEMPTY 0x04    /* CK_STR, lists: must not be empty */
+#define CF_OFF      0x08    /* CK_SIZE: the string "off" reads as 0 */
 
 struct conf_section;
 

@@ -352,6 +352,10 @@ parse_scalar(struct conf_ctx *ctx, const struct conf_key *k,
         } else {
             if (t == NULL)
                 t = config_setting_get_string(s);
+            if (t != NULL && (k->flags & CF_OFF) && strcmp(t, "off") == 0) {
+                *FIELD(obj, k->off, int64_t) = 0;
+                return 0;
+            }
             if (t == NULL) {
                 setting_error(ctx, s, path, "expected a %s string such as %s, "
                               "got %s", k->kind == CK_DURATION ?

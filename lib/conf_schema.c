@@ -971,6 +971,8 @@ static const struct conf_key root_keys[] = {
       OFF(struct conf, nconsumers), NULL, 0, 0, 0, NULL, &gw_consumer_section },
     { "rate_limit_table", CK_INT, OFF(struct conf, rate_limit_table), 0,
       "65536", 0, 64, 16 * 1024 * 1024, NULL, NULL },
+    { "tls_session_cache", CK_SIZE, OFF(struct conf, tls_session_cache), 0,
+      "4m", CF_OFF, 0, (int64_t)1 << 30, NULL, NULL },
     { "quota_table", CK_INT, OFF(struct conf, quota_table), 0,
       "16384", 0, 64, 4 * 1024 * 1024, NULL, NULL },
     { "quota_interval", CK_DURATION, OFF(struct conf, quota_interval), 0,

@@ -16,6 +16,7 @@
 #include "arena.h"
 #include "conf.h"
 #include "tls.h"
+#include "tls_cache.h"
 
 /* ---- errors ----------------------------------------------------------- */
 
@@ -392,8 +393,10 @@ new_server_ctx(struct conf_ctx *ctx, struct conf_tls *t, const char *path,
     SSL_CTX_set_max_proto_version(c, hi);
     long opts = SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
                 SSL_OP_NO_SESSION_RESUMPTION_ON_RENEGOTIATION;
+    /* The server's order, except that a client preferring ChaCha20 (no AES
+     * hardware, as on many phones) gets it, as nginx and HAProxy do. */
     if (t->prefer_server_ciphers)
-        opts |= SSL_OP_CIPHER_SERVER_PREFERENCE;
+        opts |= SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_PRIORITIZE_CHACHA;
     if (!t->session_tickets)
         opts |= SSL_OP_NO_TICKET;
 #ifdef SSL_OP_ENABLE_KTLS
@@ -404,7 +407,8 @@ new_server_ctx(struct conf_ctx *ctx, struct conf_tls *t, const char *path,
     SSL_CTX_set_mode(c, SSL_MODE_ENABLE_PARTIAL_WRITE |
                         SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
                         SSL_MODE_RELEASE_BUFFERS);
-    /* Tickets carry the sessions; no server-side cache to share. */
+    /* Tickets carry the sessions; a worker turns the shared session-ID
+     * cache on (tls_server_session_cache) when there is one. */
     SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_OFF);
     SSL_CTX_set_num_tickets(c, t->session_tickets ? 1 : 0);
     if (t->session_tickets)
@@ -762,6 +766,15 @@ tls_server_ctx(const struct conf_tls *t)
 {
     const struct tls_server *ts = t->ctx;
     return ts ? ts->def : NULL;
+}
+
+void
+tls_server_session_cache(const struct conf_tls *t)
+{
+    const struct tls_server *ts = t->ctx;
+
+    for (size_t i = 0; ts != NULL && i < ts->nctx; i++)
+        tls_cache_use(ts->ctx[i]);
 }
 
 /* ---- upstream ------------------------------------------------------------ */

@@ -42,6 +42,10 @@ void tls_conf_upstream(struct conf_ctx *ctx, struct conf_upstream_tls *t,
 /* The context a new connection starts on (the SNI callback may switch). */
 SSL_CTX *tls_server_ctx(const struct conf_tls *t);
 
+/* A worker, at start: the listener's contexts keep TLS 1.2 sessions in the
+ * shared session-ID cache (lib/tls_cache.h), if the master made one. */
+void tls_server_session_cache(const struct conf_tls *t);
+
 /* Session-ticket keys in shared memory: the master rotates them at start
  * and at each reload, any process when the current key is older than
  * lifetime; the previous key still decrypts. */

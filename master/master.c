@@ -17,6 +17,7 @@
 
 #include "log.h"
 #include "tls.h"
+#include "tls_cache.h"
 #include "units.h"
 
 #define READY_TIMEOUT_MS 10000
@@ -427,6 +428,11 @@ reload(struct master *m)
                  "start (the tables keep %llu and %llu entries)",
                  (unsigned long long)m->shm.hdr->rl_entries,
                  (unsigned long long)m->shm.hdr->quota_entries);
+    if (tls_cache_slots_for((uint64_t)c->tls_session_cache) !=
+        tls_cache_slots())
+        log_warn("tls_session_cache takes effect at the next start (the "
+                 "cache keeps %llu sessions)",
+                 (unsigned long long)tls_cache_slots());
     routes_mark(m, c);
     if (listen_prepare(m, c, err, sizeof(err)) < 0)
         goto fail_conf;
@@ -667,6 +673,7 @@ cleanup(struct master *m)
     status_remove(m);
     pidfile_remove(m->pid_path, m->pid_fd);
     shm_destroy(&m->shm);
+    tls_cache_destroy();
     conf_free(m->conf);
     free(m->children);
 }
@@ -727,6 +734,11 @@ master_run(const char *conf_path, const char *pid_path, bool daemon,
                            (uint64_t)c->quota_table };
     if (shm_create_sized(&m->shm, &z) < 0) {
         snprintf(err, sizeof(err), "cannot create shared memory: %s",
+                 strerror(errno));
+        goto fail;
+    }
+    if (tls_cache_create((uint64_t)c->tls_session_cache) < 0) {
+        snprintf(err, sizeof(err), "cannot create the TLS session cache: %s",
                  strerror(errno));
         goto fail;
     }

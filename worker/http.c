@@ -224,8 +224,11 @@ http_accept(struct ev_loop *loop, struct ev_io *io, uint32_t events)
         c->pending = false;
         c->ssl = NULL;
         if (l->tls != NULL) {
+            /* The TLS state is made when the first bytes arrive (epoll
+             * reports bytes already there when the socket is added): a
+             * connection that sends nothing holds none. */
             c->state = CS_TLS;
-            c->ssl = tlsio_new(tls_server_ctx(l->tls), fd, &c->readable, true);
+            c->readable = false;
         }
         if (c->rl != NULL)
             c->rl->active = false;
@@ -239,12 +242,6 @@ http_accept(struct ev_loop *loop, struct ev_io *io, uint32_t events)
         if (ev_io_start(loop, &c->io,
                         EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET) < 0) {
             log_error("epoll_ctl: %s", strerror(errno));
-            conn_close(c);
-            continue;
-        }
-        if (l->tls != NULL && c->ssl == NULL) {
-            log_error("listener \"%s\": cannot start TLS: out of memory",
-                      l->name);
             conn_close(c);
             continue;
         }
@@ -652,6 +649,20 @@ parse_and_handle(struct conn *c)
     c->req_head_len = 0;
 }
 
+/* Between requests, with nothing buffered, the read block goes back to the
+ * pool until bytes arrive: a silent or idle connection holds none (as nginx
+ * does). A proxied exchange keeps its body buffer. */
+static int
+conn_read_none(struct conn *c)
+{
+    if (c->in_len == 0 && c->in != NULL &&
+        (c->state == CS_HEAD || c->state == CS_BODY)) {
+        http_block_put(c->w, &c->in, c->in_cap);
+        c->in_cap = 0;
+    }
+    return 0;
+}
+
 /* Reads what the socket has into c->in. 1: got bytes; 0: would block;
  * -1: closed or failed. */
 static int
@@ -689,7 +700,7 @@ conn_read(struct conn *c)
             return 1;
         }
         if (n < 0 && errno == EAGAIN)
-            return 0;
+            return conn_read_none(c);
         return -1;
     }
     ssize_t n = read(c->io.fd, c->in + c->in_len, room);
@@ -703,7 +714,7 @@ conn_read(struct conn *c)
     }
     if (n < 0 && errno == EAGAIN) {
         c->readable = false;
-        return 0;
+        return conn_read_none(c);
     }
     if (n < 0 && errno == EINTR)
         return 0;
@@ -785,6 +796,18 @@ tls_handshake(struct conn *c)
     bool plain;
     struct worker *w = c->w;
 
+    if (c->ssl == NULL) {
+        if (!c->readable)
+            return 0;           /* nothing sent yet */
+        c->ssl = tlsio_new(tls_server_ctx(c->l->tls), c->io.fd, &c->readable,
+                           true);
+        if (c->ssl == NULL) {
+            log_error("listener \"%s\": cannot start TLS: out of memory",
+                      c->l->name);
+            conn_close(c);
+            return -1;
+        }
+    }
     int r = tlsio_handshake(c->ssl, why, sizeof(why), &plain);
     if (r == TLSIO_AGAIN)
         return 0;

@@ -102,6 +102,9 @@ worker_main(struct worker_args *a)
             lifetime = t->ticket_key_lifetime;
     }
     tls_tickets_attach(&a->shm->hdr->tickets, lifetime);
+    for (size_t i = 0; i < c->nlisteners; i++)
+        if (c->listeners[i].tls != NULL)
+            tls_server_session_cache(c->listeners[i].tls);
     for (size_t i = 0; i < c->npools && w.up_sess == NULL; i++)
         if (c->pools[i].tls != NULL)
             w.up_sess = calloc(w.nidle, sizeof(*w.up_sess));
