@@ -377,6 +377,38 @@ static const char default_ciphers[] =
     "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
 
 /* One context with the listener's settings and no certificate yet. */
+/* The session ID context: a session (from the shared cache or a ticket,
+ * whose keys every listener shares) resumes only where the certificates
+ * and the client verification are the ones it was made under, so a
+ * session of a listener without client certificates never resumes on one
+ * that requires them. Stable across reloads: it depends on the settings,
+ * not on the listener's place in the file. */
+static void
+set_session_context(SSL_CTX *c, const struct conf_tls *t)
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    EVP_MD_CTX *h = EVP_MD_CTX_new();
+    char v[16];
+
+    snprintf(v, sizeof(v), "v%d;", t->verify_client);
+    if (h == NULL || EVP_DigestInit_ex(h, EVP_sha256(), NULL) != 1) {
+        EVP_MD_CTX_free(h);
+        return;
+    }
+    EVP_DigestUpdate(h, v, strlen(v));
+    if (t->client_ca != NULL)
+        EVP_DigestUpdate(h, t->client_ca, strlen(t->client_ca) + 1);
+    for (size_t i = 0; i < t->ncertificates; i++)
+        if (t->certificates[i].cert != NULL)
+            EVP_DigestUpdate(h, t->certificates[i].cert,
+                             strlen(t->certificates[i].cert) + 1);
+    unsigned int n = 0;
+    if (EVP_DigestFinal_ex(h, md, &n) == 1)
+        SSL_CTX_set_session_id_context(c, md, n < SSL_MAX_SID_CTX_LENGTH
+                                       ? n : SSL_MAX_SID_CTX_LENGTH);
+    EVP_MD_CTX_free(h);
+}
+
 static SSL_CTX *
 new_server_ctx(struct conf_ctx *ctx, struct conf_tls *t, const char *path,
                struct tls_server *ts, int lo, int hi)
@@ -451,10 +483,8 @@ new_server_ctx(struct conf_ctx *ctx, struct conf_tls *t, const char *path,
                                 ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0), NULL);
             SSL_CTX_set_verify_depth(c, 10);
         }
-        /* a session resumed elsewhere must have been verified the same way */
-        static const unsigned char sid_ctx[] = "cerberus";
-        SSL_CTX_set_session_id_context(c, sid_ctx, sizeof(sid_ctx) - 1);
     }
+    set_session_context(c, t);
     return c;
 }
 
