@@ -12,6 +12,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "http_fwd.h"
 #include "log.h"
 #include "srv.h"
 #include "tls.h"
@@ -69,45 +70,6 @@ buf_add(struct worker *w, char **buf, size_t *len, size_t *cap, const char *s,
 #define RADD(p, s, n) buf_add(c->w, &(p)->rhead, &(p)->rhead_len, \
                               &(p)->rhead_cap, s, n)
 #define RADDS(p, s)  RADD(p, s, strlen(s))
-
-/* Is name listed in a Connection header value? */
-static bool
-conn_listed(const struct http_header *hs, size_t n, struct http_str name)
-{
-    for (size_t i = 0; i < n; i++) {
-        if (!http_str_ieq(hs[i].name, "connection"))
-            continue;
-        struct http_str v = hs[i].value;
-        size_t pos = 0;
-        while (pos < v.len) {
-            while (pos < v.len && (v.p[pos] == ' ' || v.p[pos] == ',' ||
-                                   v.p[pos] == '\t'))
-                pos++;
-            size_t s = pos;
-            while (pos < v.len && v.p[pos] != ',' && v.p[pos] != ' ' &&
-                   v.p[pos] != '\t')
-                pos++;
-            if (pos - s == name.len && strncasecmp(v.p + s, name.p,
-                                                   name.len) == 0)
-                return true;
-        }
-    }
-    return false;
-}
-
-/* Hop-by-hop fields (RFC 9110 7.6.1) and our own, never forwarded as is. */
-static bool
-hop_by_hop(struct http_str n)
-{
-    static const char *const names[] = {
-        "connection", "keep-alive", "proxy-connection", "te", "trailer",
-        "transfer-encoding", "upgrade", NULL
-    };
-    for (int i = 0; names[i]; i++)
-        if (http_str_ieq(n, names[i]))
-            return true;
-    return n.len > 6 && strncasecmp(n.p, "proxy-", 6) == 0;
-}
 
 static bool
 request_id_valid(struct http_str v)
@@ -335,13 +297,35 @@ edit_drops(const struct gw_edit *e, struct http_str name)
     return false;
 }
 
+/* The names build_request_head drops besides the rules of http_fwd. */
+struct head_drop {
+    const struct conf *conf;
+    const struct gw *g;
+};
+
+static bool
+head_drops(void *ctx, struct http_str name)
+{
+    const struct head_drop *d = ctx;
+
+    /* (client-cert headers come from us only) */
+    return cert_header(d->conf, name) ||
+           (d->g != NULL && edit_drops(&d->g->up, name));
+}
+
+static int
+head_emit(void *ctx, const char *s, size_t n)
+{
+    struct conn *c = ctx;
+
+    return ADD(c->px, s, n);
+}
+
 static int
 build_request_head(struct conn *c, const struct http_request *req)
 {
     struct proxy *p = c->px;
     char ip[ADDR_TEXT_MAX];
-    const struct http_header *rid = NULL;
-    bool upgrade = false, host = false;
     const struct conf_tls *tls = c->ssl != NULL ? c->l->tls : NULL;
 
     p->head_len = p->head_off = 0;
@@ -363,32 +347,12 @@ build_request_head(struct conn *c, const struct http_request *req)
         }
     }
     ADDS(p, " HTTP/1.1\r\n");
-    for (size_t i = 0; i < req->nheaders; i++) {
-        const struct http_header *h = &req->headers[i];
-        if (http_str_ieq(h->name, "x-forwarded-for"))
-            continue;           /* all its lines are joined below */
-        if (http_str_ieq(h->name, "host"))
-            host = true;
-        if (http_str_ieq(h->name, "x-request-id")) {
-            rid = h;
-            continue;
-        }
-        if (http_str_ieq(h->name, "upgrade") && req->conn_upgrade &&
-            http_str_ieq(h->value, "websocket")) {
-            upgrade = true;
-        }
-        if (hop_by_hop(h->name) ||
-            http_str_ieq(h->name, "x-forwarded-proto") ||
-            http_str_ieq(h->name, "x-forwarded-host") ||
-            conn_listed(req->headers, req->nheaders, h->name) ||
-            cert_header(c->w->conf, h->name) ||
-            (g != NULL && edit_drops(&g->up, h->name)))
-            continue;           /* (client-cert headers come from us only) */
-        ADD(p, h->name.p, h->name.len);
-        ADDS(p, ": ");
-        ADD(p, h->value.p, h->value.len);
-        ADDS(p, "\r\n");
-    }
+    struct head_drop hd = { c->w->conf, g };
+    struct http_fwd_seen seen;
+    if (http_fwd_request_headers(req, head_drops, &hd, head_emit, c,
+                                 &seen) < 0)
+        return -1;
+    const struct http_header *rid = seen.rid;
     if (rid != NULL && c->l->trust_request_id && request_id_valid(rid->value))
         snprintf(p->reqid, sizeof(p->reqid), "%.*s", (int)rid->value.len,
                  rid->value.p);
@@ -402,7 +366,7 @@ build_request_head(struct conn *c, const struct http_request *req)
         memcpy(c->rl->reqid, p->reqid, sizeof(c->rl->reqid));
     /* HTTP/1.1 to the server needs a Host: the authority of an
      * absolute-form target, else the server's address. */
-    if (!host) {
+    if (!seen.host) {
         ADDS(p, "Host: ");
         if (req->host.len > 0)
             ADD(p, req->host.p, req->host.len);
@@ -449,9 +413,11 @@ build_request_head(struct conn *c, const struct http_request *req)
         ADD(p, g->up.add[i].value.p, g->up.add[i].value.len);
         ADDS(p, "\r\n");
     }
-    if (req->chunked)
-        ADDS(p, "Transfer-Encoding: chunked\r\n");
-    if (upgrade)
+    /* The framing from the parsed length, never the client's lines. */
+    char framing[HTTP_FWD_FRAMING_MAX];
+    ADD(p, framing, http_fwd_framing(req->content_length, req->chunked,
+                                     framing));
+    if (seen.upgrade)
         ADDS(p, "Connection: upgrade\r\nUpgrade: websocket\r\n");
     return ADDS(p, "\r\n");
 }
@@ -507,15 +473,10 @@ build_response_head(struct conn *c, const struct http_response *resp)
     RADDS(p, "\r\n");
     for (size_t i = 0; i < resp->nheaders; i++) {
         const struct http_header *h = &resp->headers[i];
-        if (resp->status == 101 && (http_str_ieq(h->name, "upgrade") ||
-                                    http_str_ieq(h->name, "connection"))) {
-            /* the switch itself: kept */
-        } else if (hop_by_hop(h->name) ||
-                   conn_listed(resp->headers, resp->nheaders, h->name) ||
-                   http_str_ieq(h->name, "x-request-id")) {
-            continue;
-        }
-        if (http_str_ieq(h->name, "server") ||
+        if (!http_fwd_response_header(resp->headers, resp->nheaders, h,
+                                      resp->status) ||
+            http_str_ieq(h->name, "x-request-id") ||
+            http_str_ieq(h->name, "server") ||
             (redit != NULL && edit_drops(redit, h->name)))
             continue;
         RADD(p, h->name.p, h->name.len);
@@ -551,8 +512,17 @@ build_response_head(struct conn *c, const struct http_response *resp)
         c->rl->upstream_status = resp->status;
     }
     if (resp->status >= 200) {
+        /* The framing from the parsed length, never the server's lines
+         * (a Connection list must not leave the client unframed). A HEAD
+         * or 304 answer keeps the length it describes; 1xx and 204 have
+         * none (RFC 9110 8.6). */
+        char framing[HTTP_FWD_FRAMING_MAX];
         if (p->resp_body == B_CHUNKED && !p->dechunk)
             RADDS(p, "Transfer-Encoding: chunked\r\n");
+        else if (!resp->chunked && resp->status != 204 &&
+                 resp->status != 101)
+            RADD(p, framing, http_fwd_framing(resp->content_length, false,
+                                              framing));
         if (c->close_after)
             RADDS(p, "Connection: close\r\n");
         else if (c->http10)
