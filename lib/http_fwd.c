@@ -5,36 +5,6 @@
 #include <string.h>
 #include <strings.h>
 
-/* name equals lit (lower case, '-' for the separators) in any case, an
- * '_' of name standing for a '-'. */
-static bool
-twin_eq(struct http_str name, const char *lit, size_t l)
-{
-    if (name.len != l)
-        return false;
-    for (size_t i = 0; i < l; i++) {
-        unsigned char c = (unsigned char)name.p[i];
-        if (c >= 'A' && c <= 'Z')
-            c = (unsigned char)(c - 'A' + 'a');
-        else if (c == '_')
-            c = '-';
-        if (c != (unsigned char)lit[i])
-            return false;
-    }
-    return true;
-}
-
-bool
-http_fwd_framing_name(struct http_str name)
-{
-    switch (name.len) {
-    case 4:  return twin_eq(name, "host", 4);
-    case 14: return twin_eq(name, "content-length", 14);
-    case 17: return twin_eq(name, "transfer-encoding", 17);
-    default: return false;
-    }
-}
-
 bool
 http_fwd_hop_by_hop(struct http_str n)
 {
@@ -84,7 +54,7 @@ http_fwd_request_headers(const struct http_request *req, http_drop_fn *drop,
     seen->rid = NULL;
     for (size_t i = 0; i < req->nheaders; i++) {
         const struct http_header *h = &req->headers[i];
-        if (http_fwd_framing_name(h->name)) {
+        if (http_framing_name(h->name)) {
             /* Host goes as the parser checked it, whatever Connection
              * says; the framing comes from the parsed length (and a twin
              * with '_' never got past the parser). */
@@ -120,7 +90,7 @@ bool
 http_fwd_response_header(const struct http_header *hs, size_t n,
                          const struct http_header *h, int status)
 {
-    if (http_fwd_framing_name(h->name) && !http_str_ieq(h->name, "host"))
+    if (http_framing_name(h->name) && !http_str_ieq(h->name, "host"))
         return false;           /* written from the parsed length */
     if (status == 101 && (http_str_ieq(h->name, "upgrade") ||
                           http_str_ieq(h->name, "connection")))

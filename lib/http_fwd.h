@@ -11,10 +11,6 @@ typedef int http_emit_fn(void *ctx, const char *p, size_t n);
  * gateway's removals). */
 typedef bool http_drop_fn(void *ctx, struct http_str name);
 
-/* Is name Content-Length, Transfer-Encoding or Host, in any case, once
- * every '_' is read as '-' (a backend that maps '_' to '-', as CGI, WSGI
- * and Rack do, reads a twin as the real one)? */
-bool http_fwd_framing_name(struct http_str name);
 /* Hop-by-hop fields (RFC 9110 7.6.1) and Proxy-*, never forwarded. */
 bool http_fwd_hop_by_hop(struct http_str name);
 /* Is name listed in one of the Connection headers hs[0..n)? */

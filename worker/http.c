@@ -617,6 +617,8 @@ parse_and_handle(struct conn *c)
         return;
     }
     c->req_head_len = (size_t)r;
+    if (!c->l->underscores_in_headers)
+        http_drop_underscored(&req);    /* before any route or policy */
     handle_request(c, &req);
     /* The head is no longer needed (the proxy takes it itself). */
     if (c->state == CS_CLOSED || c->req_head_len == 0)

@@ -607,7 +607,7 @@ proxy_start(struct conn *c, const struct http_request *req,
     c->close_after_req = c->close_after;
     p->started = ev_now(c->w->loop);
     p->req_done = false;
-    p->in_sent = p->in_ready = 0;
+    p->in_sent = p->in_ready = p->in_held = 0;
     p->replayable = true;
     p->head_seen = p->resp_done = p->client_started = false;
     p->rhead_len = p->rhead_off = 0;    /* nothing left from a previous one */
@@ -781,7 +781,7 @@ proxy_upstream_failed(struct conn *c, const char *what, int err)
         up_close(u);
         p->u = NULL;
         p->head_off = 0;
-        p->in_sent = p->in_ready = 0;
+        p->in_sent = p->in_ready = p->in_held = 0;
         p->req_left = p->req_total;
         p->req_done = p->req_body == B_NONE;
         if (p->send_broken) {
@@ -828,12 +828,15 @@ scan_request_body(struct proxy *p, struct conn *c, const char **why)
         p->req_done = p->req_left == 0;
         return 0;
     }
-    size_t used;
-    int r = chunk_scan(&p->req_chunk, &chunk_lim, c->in + from, avail, &used,
-                       count_data, &p->req_total, why);
+    /* Trailers naming the framing or Host are cut out (issue 12). */
+    size_t used, left = avail;
+    int r = chunk_filter(&p->req_chunk, &chunk_lim, c->in + from, &left,
+                         &used, count_data, &p->req_total, why);
     if (r == CHUNK_ERROR)
         return -1;
+    c->in_len = (uint32_t)(from + left);
     p->in_ready += used;
+    p->in_held = left - used;
     if (p->req_total > p->pool->retry_buffer)
         p->replayable = false;
     if (p->route->max_body_size > 0 &&
@@ -880,10 +883,13 @@ scan_response_body(struct proxy *p, struct upstream *u, const char **why)
         u->ready = u->in_len;
         return 0;
     case B_CHUNKED: {
-        size_t used;
+        size_t used, left = avail;
         struct dechunk_ctx d = { u->in, u->ready };
-        int r = chunk_scan(&p->resp_chunk, &chunk_lim, u->in + u->ready, avail,
-                           &used, p->dechunk ? dechunk_data : NULL, &d, why);
+        int r = p->dechunk
+              ? chunk_scan(&p->resp_chunk, &chunk_lim, u->in + u->ready, avail,
+                           &used, dechunk_data, &d, why)
+              : chunk_filter(&p->resp_chunk, &chunk_lim, u->in + u->ready,
+                             &left, &used, NULL, NULL, why);
         if (r == CHUNK_ERROR)
             return -1;
         if (p->dechunk) {
@@ -892,6 +898,7 @@ scan_response_body(struct proxy *p, struct upstream *u, const char **why)
             u->in_len = d.wp + rest;
             u->ready = d.wp;
         } else {
+            u->in_len = u->ready + left;    /* trailers cut, as requests' */
             u->ready += used;
         }
         p->resp_done = r == CHUNK_DONE;
@@ -1139,7 +1146,7 @@ proxy_run(struct conn *c)
                 moved |= r > 0;
             }
             if (!p->req_done && p->in_ready == 0 &&
-                p->in_sent + p->in_ready == c->in_len) {
+                p->in_sent + p->in_held == c->in_len) {
                 /* Need more body from the client: room first. */
                 if (c->in_len == c->in_cap && p->in_sent > 0) {
                     memmove(c->in, c->in + p->in_sent, c->in_len - p->in_sent);
