@@ -471,6 +471,7 @@ build_response_head(struct conn *c, const struct http_response *resp)
     RADDS(p, line);
     RADD(p, resp->reason.p, resp->reason.len);
     RADDS(p, "\r\n");
+    bool date = false;
     for (size_t i = 0; i < resp->nheaders; i++) {
         const struct http_header *h = &resp->headers[i];
         if (!http_fwd_response_header(resp->headers, resp->nheaders, h,
@@ -479,9 +480,19 @@ build_response_head(struct conn *c, const struct http_response *resp)
             http_str_ieq(h->name, "server") ||
             (redit != NULL && edit_drops(redit, h->name)))
             continue;
+        if (h->name.len == 4 && http_str_ieq(h->name, "date"))
+            date = true;
         RADD(p, h->name.p, h->name.len);
         RADDS(p, ": ");
         RADD(p, h->value.p, h->value.len);
+        RADDS(p, "\r\n");
+    }
+    for (size_t i = 0; redit != NULL && i < redit->nadd; i++)
+        date |= http_str_ieq(redit->add[i].name, "date");
+    if (!date && resp->status >= 200) {
+        /* RFC 9110 6.6.1: an origin with a clock sends one; we have one. */
+        RADDS(p, "Date: ");
+        RADD(p, http_date(c->w), 29);
         RADDS(p, "\r\n");
     }
     if (c->ssl != NULL && c->l->tls->hsts != NULL && resp->status >= 200) {
