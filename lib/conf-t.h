@@ -157,6 +157,7 @@ struct conf_listener {
     bool trust_request_id;      /* keep a valid X-Request-ID from clients */
     bool trust_forwarded;       /* keep (and append to) a client's
                                  * X-Forwarded-For */
+    bool underscores_in_headers;    /* false: names with '_' are dropped */
     struct conf_tls *tls;       /* TLS termination, or NULL */
     struct conf_policies pol;   /* gateway defaults for its routes */
     bool redirect_https;        /* plain listener: 301 to the TLS listener */

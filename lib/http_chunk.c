@@ -43,15 +43,53 @@ is_tchar(unsigned char c)
            (c >= '0' && c <= '9') || (c && strchr("!#$%&'*+-.^_`|~", c));
 }
 
+/* The trailer names chunk_filter cuts out (http_framing_name's). */
+static const struct {
+    const char *name;
+    size_t len;
+} cut_names[] = {
+    { "host", 4 }, { "content-length", 14 }, { "transfer-encoding", 17 },
+};
+#define CUT_ALL 7u
+
+/* The candidates a name byte at position pos leaves. */
+static unsigned
+cut_next(unsigned cand, size_t pos, unsigned char c)
+{
+    if (c >= 'A' && c <= 'Z')
+        c = (unsigned char)(c - 'A' + 'a');
+    else if (c == '_')
+        c = '-';
+    for (unsigned k = 0; k < 3; k++)
+        if ((cand & (1u << k)) &&
+            (pos >= cut_names[k].len || cut_names[k].name[pos] != c))
+            cand &= ~(1u << k);
+    return cand;
+}
+
+static bool
+cut_complete(unsigned cand, size_t n)
+{
+    for (unsigned k = 0; k < 3; k++)
+        if ((cand & (1u << k)) && cut_names[k].len == n)
+            return true;
+    return false;
+}
+
 #define FAIL(msg) do { *why = (msg); *used = i; d->state = S_ERROR; \
+                       if (buf != NULL) *plen = len; \
                        return CHUNK_ERROR; } while (0)
 
-int
-chunk_scan(struct chunk_dec *d, const struct chunk_limits *lim,
-           const char *in, size_t len, size_t *used,
-           chunk_data_fn *on_data, void *ctx, const char **why)
+/* The scanner; with buf (== in), trailer lines are cut as chunk_filter
+ * says and *plen is the length that remains. */
+static int
+scan(struct chunk_dec *d, const struct chunk_limits *lim, const char *in,
+     char *buf, size_t len, size_t *plen, size_t *used,
+     chunk_data_fn *on_data, void *ctx, const char **why)
 {
     size_t i = 0;
+    size_t line = 0;            /* start of the trailer line (buf) */
+    size_t trailers0 = 0;       /* d->trailers before it */
 
     if (d->state == S_ERROR)
         FAIL("invalid chunked body");
@@ -134,6 +172,10 @@ chunk_scan(struct chunk_dec *d, const struct chunk_limits *lim,
                 d->state = S_FINAL_LF;
             } else if (is_tchar(c)) {
                 d->state = S_TRAILER_NAME;
+                line = i;
+                trailers0 = d->trailers;
+                d->name_len = 1;
+                d->cand = buf != NULL ? cut_next(CUT_ALL, 0, c) : 0;
                 if (++d->trailers > lim->max_trailers)
                     FAIL("trailers too large");
             } else {
@@ -143,10 +185,16 @@ chunk_scan(struct chunk_dec *d, const struct chunk_limits *lim,
             break;
         case S_TRAILER_NAME:
             /* field-name ":" as in a header: anything else is no trailer */
-            if (c == ':')
+            if (c == ':') {
                 d->state = S_TRAILER_LINE;
-            else if (!is_tchar(c))
+                /* undecided names were held back: the line is in buf */
+                d->drop = d->cand != 0 && cut_complete(d->cand, d->name_len);
+            } else if (!is_tchar(c)) {
                 FAIL("invalid trailer field name");
+            } else if (d->cand != 0) {
+                d->cand = cut_next(d->cand, d->name_len, c);
+            }
+            d->name_len++;
             if (++d->trailers > lim->max_trailers)
                 FAIL("trailers too large");
             i++;
@@ -168,6 +216,13 @@ chunk_scan(struct chunk_dec *d, const struct chunk_limits *lim,
                 FAIL("trailers too large");
             d->state = S_TRAILER;
             i++;
+            if (d->drop) {
+                /* cut [line, i): what follows moves up */
+                memmove(buf + line, buf + i, len - i);
+                len -= i - line;
+                i = line;
+                d->drop = false;
+            }
             break;
         case S_FINAL_LF:
             if (c != '\n')
@@ -175,13 +230,44 @@ chunk_scan(struct chunk_dec *d, const struct chunk_limits *lim,
             i++;
             d->state = S_DONE;
             *used = i;
+            if (buf != NULL)
+                *plen = len;
             return CHUNK_DONE;
         case S_DONE:
         default:
             *used = i;
+            if (buf != NULL)
+                *plen = len;
             return CHUNK_DONE;
         }
     }
+    if (buf != NULL && d->state == S_TRAILER_NAME && d->cand != 0) {
+        /* A name that may still be one to cut: given again with more. */
+        i = line;
+        d->state = S_TRAILER;
+        d->trailers = trailers0;
+    } else if (buf != NULL && d->drop) {
+        len = line;             /* the part of the cut line in this input */
+        i = len;
+    }
+    if (buf != NULL)
+        *plen = len;
     *used = i;
     return d->state == S_DONE ? CHUNK_DONE : CHUNK_AGAIN;
+}
+
+int
+chunk_scan(struct chunk_dec *d, const struct chunk_limits *lim,
+           const char *in, size_t len, size_t *used,
+           chunk_data_fn *on_data, void *ctx, const char **why)
+{
+    return scan(d, lim, in, NULL, len, NULL, used, on_data, ctx, why);
+}
+
+int
+chunk_filter(struct chunk_dec *d, const struct chunk_limits *lim, char *buf,
+             size_t *len, size_t *used, chunk_data_fn *on_data, void *ctx,
+             const char **why)
+{
+    return scan(d, lim, buf, buf, *len, len, used, on_data, ctx, why);
 }

@@ -30,6 +30,22 @@ http_str_ieq(struct http_str s, const char *lit)
     return s.len == l && strncasecmp(s.p, lit, l) == 0;
 }
 
+size_t
+http_drop_underscored(struct http_request *req)
+{
+    size_t k = 0;
+
+    for (size_t i = 0; i < req->nheaders; i++) {
+        struct http_str n = req->headers[i].name;
+        if (memchr(n.p, '_', n.len) != NULL)
+            continue;
+        req->headers[k++] = req->headers[i];
+    }
+    size_t gone = req->nheaders - k;
+    req->nheaders = k;
+    return gone;
+}
+
 const struct http_header *
 http_header_find(const struct http_request *req, const char *name)
 {
@@ -104,6 +120,36 @@ http_query_get(struct http_str q, const char *name, struct http_str *out)
     return false;
 }
 
+/* name equals lit (lower case, '-' for the separators) in any case, an
+ * '_' of name standing for a '-'. */
+static bool
+twin_eq(struct http_str name, const char *lit, size_t l)
+{
+    if (name.len != l)
+        return false;
+    for (size_t i = 0; i < l; i++) {
+        unsigned char c = (unsigned char)name.p[i];
+        if (c >= 'A' && c <= 'Z')
+            c = (unsigned char)(c - 'A' + 'a');
+        else if (c == '_')
+            c = '-';
+        if (c != (unsigned char)lit[i])
+            return false;
+    }
+    return true;
+}
+
+bool
+http_framing_name(struct http_str name)
+{
+    switch (name.len) {
+    case 4:  return twin_eq(name, "host", 4);
+    case 14: return twin_eq(name, "content-length", 14);
+    case 17: return twin_eq(name, "transfer-encoding", 17);
+    default: return false;
+    }
+}
+
 static const struct {
     const char *name;
     int id;
@@ -137,6 +183,43 @@ host_valid(struct http_str h)
             !(c >= '0' && c <= '9') && !strchr("-._~!$&'()*+,;=:[]%", c))
             return false;
     }
+    return true;
+}
+
+/* The authority of an absolute-form target (RFC 3986 3.2.2): a non-empty
+ * reg-name, IPv4 or [IP-literal], then an optional ":" port of digits. */
+static bool
+authority_valid(struct http_str a)
+{
+    size_t i = 0;
+
+    if (a.len > 0 && a.p[0] == '[') {
+        for (i = 1; i < a.len && a.p[i] != ']'; i++) {
+            unsigned char c = (unsigned char)a.p[i];
+            if (!(c >= '0' && c <= '9') && !(c >= 'a' && c <= 'f') &&
+                !(c >= 'A' && c <= 'F') && c != ':' && c != '.')
+                return false;
+        }
+        if (i >= a.len || i == 1)
+            return false;
+        i++;
+    } else {
+        for (; i < a.len && a.p[i] != ':'; i++) {
+            unsigned char c = (unsigned char)a.p[i];
+            if (!(c >= 'a' && c <= 'z') && !(c >= 'A' && c <= 'Z') &&
+                !(c >= '0' && c <= '9') && !strchr("-._~!$&'()*+,;=%", c))
+                return false;
+        }
+        if (i == 0)
+            return false;
+    }
+    if (i == a.len)
+        return true;
+    if (a.p[i] != ':')
+        return false;
+    for (i++; i < a.len; i++)
+        if (a.p[i] < '0' || a.p[i] > '9')
+            return false;
     return true;
 }
 
@@ -320,10 +403,10 @@ http_parse_request(const char *buf, size_t len, const struct http_limits *lim,
         const char *a = t + skip, *te = t + req->target.len, *ae = a;
         while (ae < te && *ae != '/' && *ae != '?' && *ae != '#')
             ae++;
-        if (ae == a || memchr(a, '@', (size_t)(ae - a)) != NULL)
-            FAIL(400, "invalid authority in request target");
         authority.p = a;
         authority.len = (size_t)(ae - a);
+        if (!authority_valid(authority))
+            FAIL(400, "invalid authority in request target");
         req->path.p = ae < te && *ae == '/' ? ae : "/";
         req->path.len = ae < te && *ae == '/' ? (size_t)(te - ae) : 1;
         if (ae < te && *ae == '?') {
@@ -415,6 +498,11 @@ http_parse_request(const char *buf, size_t len, const struct http_limits *lim,
         req->headers[req->nheaders].value = value;
         req->nheaders++;
 
+        /* A twin of a framing header, '_' for '-': a backend that maps
+         * one to the other would frame the body differently. */
+        if ((name.len == 14 || name.len == 17) &&
+            memchr(name.p, '_', name.len) != NULL && http_framing_name(name))
+            FAIL(400, "'_' in the name of a framing header");
         if (http_str_ieq(name, "host")) {
             if (++hosts > 1)
                 FAIL(400, "more than one Host header");

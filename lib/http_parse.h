@@ -53,10 +53,19 @@ int http_parse_request(const char *buf, size_t len,
                        struct http_request *req, int *status,
                        const char **why);
 
+/* Removes the header lines whose name holds an '_' (nginx's
+ * underscores_in_headers off); returns how many went. None of them is one
+ * the parser reads (Host, Content-Length, Connection...). */
+size_t http_drop_underscored(struct http_request *req);
+
 /* Case-insensitive header lookup; NULL if absent. */
 const struct http_header *http_header_find(const struct http_request *req,
                                            const char *name);
 bool http_str_ieq(struct http_str s, const char *lit);
+/* Is name Content-Length, Transfer-Encoding or Host, in any case, once
+ * every '_' is read as '-' (a backend that maps '_' to '-', as CGI, WSGI
+ * and Rack do, reads such a twin as the real one)? */
+bool http_framing_name(struct http_str name);
 /* The value of cookie `name` in the request's Cookie headers (quotes
  * removed), or false. */
 bool http_cookie_get(const struct http_request *req, const char *name,

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "conf.h"
@@ -295,7 +296,16 @@ respond(struct admin_conn *c, int status, const char *extra_headers,
 {
     struct jbuf b = { 0 };
 
-    jb_printf(&b, "HTTP/1.1 %d %s\r\n", status, http_reason(status));
+    /* RFC 9110 6.6.1: IMF-fixdate, not strftime (no locale may change it) */
+    static const char days[] = "SunMonTueWedThuFriSat";
+    static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    jb_printf(&b, "HTTP/1.1 %d %s\r\nDate: %.3s, %02d %.3s %04d "
+              "%02d:%02d:%02d GMT\r\n", status, http_reason(status),
+              days + 3 * tm.tm_wday, tm.tm_mday, months + 3 * tm.tm_mon,
+              tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
     jb_printf(&b, "Content-Type: application/json\r\n"
               "Content-Length: %zu\r\nCache-Control: no-store\r\n"
               "Connection: close\r\n%s\r\n", body_len,

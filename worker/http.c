@@ -253,9 +253,13 @@ http_accept(struct ev_loop *loop, struct ev_io *io, uint32_t events)
 
 /* ---- responses ------------------------------------------------------- */
 
-static const char *
-date_now(struct worker *w)
+/* The IMF-fixdate of now (RFC 9110 5.6.7), formatted once a second per
+ * worker; a response copies it. Not strftime: no locale may change it. */
+const char *
+http_date(struct worker *w)
 {
+    static const char days[] = "SunMonTueWedThuFriSat";
+    static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
     struct timespec ts;
 
     clock_gettime(CLOCK_REALTIME_COARSE, &ts);
@@ -263,7 +267,10 @@ date_now(struct worker *w)
         struct tm tm;
         w->date_sec = ts.tv_sec;
         gmtime_r(&ts.tv_sec, &tm);
-        strftime(w->date, sizeof(w->date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+        snprintf(w->date, sizeof(w->date),
+                 "%.3s, %02d %.3s %04d %02d:%02d:%02d GMT",
+                 days + 3 * tm.tm_wday, tm.tm_mday, months + 3 * tm.tm_mon,
+                 tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
     }
     return w->date;
 }
@@ -389,7 +396,7 @@ respond(struct conn *c, const struct http_request *req, int status,
     bool no_length = status < 200 || status == 204 || status == 304;
     bool no_body = no_length || (req != NULL && req->method_id == HTTP_HEAD);
     hb_add(&h, "HTTP/1.1 %d %s\r\nServer: cerberus\r\nDate: %s\r\n",
-           status, http_reason(status), date_now(w));
+           status, http_reason(status), http_date(w));
     if (!no_length)
         hb_add(&h, "Content-Length: %zu\r\n", blen);
     if (c->close_after)
@@ -424,8 +431,9 @@ respond(struct conn *c, const struct http_request *req, int status,
                   "answering 500", c->l->name, WORKER_SCRATCH);
         c->close_after = true;
         h.len = (size_t)snprintf(h.p, h.cap, "HTTP/1.1 500 Internal Server "
-                                 "Error\r\nServer: cerberus\r\nContent-Length: "
-                                 "0\r\nConnection: close\r\n\r\n");
+                                 "Error\r\nServer: cerberus\r\nDate: %s\r\n"
+                                 "Content-Length: 0\r\nConnection: close"
+                                 "\r\n\r\n", http_date(w));
         no_body = true;
     }
     http_block_put(w, &c->head_buf, c->head_big ? 0 : BLOCK_SIZE);
@@ -514,7 +522,11 @@ redirect_https(struct conn *c, const struct http_request *req)
 static void
 skip_body(struct conn *c, const struct http_request *req)
 {
-    if (req->chunked || req->content_length > DISCARD_MAX)
+    /* A client that sent Expect: 100-continue may never send the body it
+     * announced: what follows could be its next request, or the body.
+     * Neither is guessed: the connection closes (RFC 9110 10.1.1). */
+    if (req->chunked || req->content_length > DISCARD_MAX ||
+        (req->expect_continue && req->content_length > 0))
         c->close_after = c->unread = true;  /* the body is not read */
     else if (req->content_length > 0)
         c->discard = req->content_length;
@@ -609,6 +621,13 @@ handle_request(struct conn *c, struct http_request *req)
         return;
     }
     skip_body(c, req);
+    if (r == NULL && req->method_id == HTTP_CONNECT) {
+        /* CONNECT goes only where a route's methods name it. */
+        respond(c, req, 405, NULL, "405 Method Not Allowed\n", NULL,
+                "Allow: GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH\r\n",
+                NULL);
+        return;
+    }
     if (r == NULL) {
         respond(c, req, 404, NULL, "404 Not Found\n", NULL, NULL, NULL);
         return;
@@ -639,6 +658,8 @@ parse_and_handle(struct conn *c)
         return;
     }
     c->req_head_len = (size_t)r;
+    if (!c->l->underscores_in_headers)
+        http_drop_underscored(&req);    /* before any route or policy */
     handle_request(c, &req);
     /* The head is no longer needed (the proxy takes it itself). */
     if (c->state == CS_CLOSED || c->req_head_len == 0)
@@ -827,12 +848,13 @@ tls_handshake(struct conn *c)
                               memory_order_relaxed);
     if (plain) {
         /* As nginx does: say so in plain HTTP, then close. */
-        static const char msg[] =
-            "HTTP/1.1 400 Bad Request\r\nServer: cerberus\r\n"
+        char msg[256];
+        int n = snprintf(msg, sizeof(msg),
+            "HTTP/1.1 400 Bad Request\r\nServer: cerberus\r\nDate: %s\r\n"
             "Content-Type: text/plain\r\nContent-Length: 47\r\n"
             "Connection: close\r\n\r\n"
-            "400 Bad Request: plain HTTP sent to a TLS port\n";
-        ssize_t k = write(c->io.fd, msg, sizeof(msg) - 1);
+            "400 Bad Request: plain HTTP sent to a TLS port\n", http_date(w));
+        ssize_t k = write(c->io.fd, msg, (size_t)n);
         (void)k;
         tlsio_free(c->ssl);
         c->ssl = NULL;

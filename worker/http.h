@@ -123,6 +123,8 @@ int http_conn_read(struct conn *c);
 ssize_t http_conn_writev(struct conn *c, const struct iovec *iov, int n);
 void http_conn_close(struct conn *c);
 void http_request_id(struct worker *w, char *out);
+/* Now as an IMF-fixdate (29 characters), cached for the second. */
+const char *http_date(struct worker *w);
 void http_yield(struct conn *c);
 char *http_block_get(struct worker *w);
 /* Gives back *p (of capacity cap; other sizes are freed) and clears *p. */

@@ -12,6 +12,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "http_fwd.h"
 #include "log.h"
 #include "srv.h"
 #include "tls.h"
@@ -69,45 +70,6 @@ buf_add(struct worker *w, char **buf, size_t *len, size_t *cap, const char *s,
 #define RADD(p, s, n) buf_add(c->w, &(p)->rhead, &(p)->rhead_len, \
                               &(p)->rhead_cap, s, n)
 #define RADDS(p, s)  RADD(p, s, strlen(s))
-
-/* Is name listed in a Connection header value? */
-static bool
-conn_listed(const struct http_header *hs, size_t n, struct http_str name)
-{
-    for (size_t i = 0; i < n; i++) {
-        if (!http_str_ieq(hs[i].name, "connection"))
-            continue;
-        struct http_str v = hs[i].value;
-        size_t pos = 0;
-        while (pos < v.len) {
-            while (pos < v.len && (v.p[pos] == ' ' || v.p[pos] == ',' ||
-                                   v.p[pos] == '\t'))
-                pos++;
-            size_t s = pos;
-            while (pos < v.len && v.p[pos] != ',' && v.p[pos] != ' ' &&
-                   v.p[pos] != '\t')
-                pos++;
-            if (pos - s == name.len && strncasecmp(v.p + s, name.p,
-                                                   name.len) == 0)
-                return true;
-        }
-    }
-    return false;
-}
-
-/* Hop-by-hop fields (RFC 9110 7.6.1) and our own, never forwarded as is. */
-static bool
-hop_by_hop(struct http_str n)
-{
-    static const char *const names[] = {
-        "connection", "keep-alive", "proxy-connection", "te", "trailer",
-        "transfer-encoding", "upgrade", NULL
-    };
-    for (int i = 0; names[i]; i++)
-        if (http_str_ieq(n, names[i]))
-            return true;
-    return n.len > 6 && strncasecmp(n.p, "proxy-", 6) == 0;
-}
 
 static bool
 request_id_valid(struct http_str v)
@@ -335,13 +297,35 @@ edit_drops(const struct gw_edit *e, struct http_str name)
     return false;
 }
 
+/* The names build_request_head drops besides the rules of http_fwd. */
+struct head_drop {
+    const struct conf *conf;
+    const struct gw *g;
+};
+
+static bool
+head_drops(void *ctx, struct http_str name)
+{
+    const struct head_drop *d = ctx;
+
+    /* (client-cert headers come from us only) */
+    return cert_header(d->conf, name) ||
+           (d->g != NULL && edit_drops(&d->g->up, name));
+}
+
+static int
+head_emit(void *ctx, const char *s, size_t n)
+{
+    struct conn *c = ctx;
+
+    return ADD(c->px, s, n);
+}
+
 static int
 build_request_head(struct conn *c, const struct http_request *req)
 {
     struct proxy *p = c->px;
     char ip[ADDR_TEXT_MAX];
-    const struct http_header *rid = NULL;
-    bool upgrade = false, host = false;
     const struct conf_tls *tls = c->ssl != NULL ? c->l->tls : NULL;
 
     p->head_len = p->head_off = 0;
@@ -364,32 +348,12 @@ build_request_head(struct conn *c, const struct http_request *req)
         ADD(p, req->target.p, req->target.len);     /* "*", authority */
     }
     ADDS(p, " HTTP/1.1\r\n");
-    for (size_t i = 0; i < req->nheaders; i++) {
-        const struct http_header *h = &req->headers[i];
-        if (http_str_ieq(h->name, "x-forwarded-for"))
-            continue;           /* all its lines are joined below */
-        if (http_str_ieq(h->name, "host"))
-            host = true;
-        if (http_str_ieq(h->name, "x-request-id")) {
-            rid = h;
-            continue;
-        }
-        if (http_str_ieq(h->name, "upgrade") && req->conn_upgrade &&
-            http_str_ieq(h->value, "websocket")) {
-            upgrade = true;
-        }
-        if (hop_by_hop(h->name) ||
-            http_str_ieq(h->name, "x-forwarded-proto") ||
-            http_str_ieq(h->name, "x-forwarded-host") ||
-            conn_listed(req->headers, req->nheaders, h->name) ||
-            cert_header(c->w->conf, h->name) ||
-            (g != NULL && edit_drops(&g->up, h->name)))
-            continue;           /* (client-cert headers come from us only) */
-        ADD(p, h->name.p, h->name.len);
-        ADDS(p, ": ");
-        ADD(p, h->value.p, h->value.len);
-        ADDS(p, "\r\n");
-    }
+    struct head_drop hd = { c->w->conf, g };
+    struct http_fwd_seen seen;
+    if (http_fwd_request_headers(req, head_drops, &hd, head_emit, c,
+                                 &seen) < 0)
+        return -1;
+    const struct http_header *rid = seen.rid;
     if (rid != NULL && c->l->trust_request_id && request_id_valid(rid->value))
         snprintf(p->reqid, sizeof(p->reqid), "%.*s", (int)rid->value.len,
                  rid->value.p);
@@ -403,7 +367,7 @@ build_request_head(struct conn *c, const struct http_request *req)
         memcpy(c->rl->reqid, p->reqid, sizeof(c->rl->reqid));
     /* HTTP/1.1 to the server needs a Host: the authority of an
      * absolute-form target, else the server's address. */
-    if (!host) {
+    if (!seen.host) {
         ADDS(p, "Host: ");
         if (req->host.len > 0)
             ADD(p, req->host.p, req->host.len);
@@ -450,9 +414,11 @@ build_request_head(struct conn *c, const struct http_request *req)
         ADD(p, g->up.add[i].value.p, g->up.add[i].value.len);
         ADDS(p, "\r\n");
     }
-    if (req->chunked)
-        ADDS(p, "Transfer-Encoding: chunked\r\n");
-    if (upgrade)
+    /* The framing from the parsed length, never the client's lines. */
+    char framing[HTTP_FWD_FRAMING_MAX];
+    ADD(p, framing, http_fwd_framing(req->content_length, req->chunked,
+                                     framing));
+    if (seen.upgrade)
         ADDS(p, "Connection: upgrade\r\nUpgrade: websocket\r\n");
     return ADDS(p, "\r\n");
 }
@@ -506,22 +472,28 @@ build_response_head(struct conn *c, const struct http_response *resp)
     RADDS(p, line);
     RADD(p, resp->reason.p, resp->reason.len);
     RADDS(p, "\r\n");
+    bool date = false;
     for (size_t i = 0; i < resp->nheaders; i++) {
         const struct http_header *h = &resp->headers[i];
-        if (resp->status == 101 && (http_str_ieq(h->name, "upgrade") ||
-                                    http_str_ieq(h->name, "connection"))) {
-            /* the switch itself: kept */
-        } else if (hop_by_hop(h->name) ||
-                   conn_listed(resp->headers, resp->nheaders, h->name) ||
-                   http_str_ieq(h->name, "x-request-id")) {
-            continue;
-        }
-        if (http_str_ieq(h->name, "server") ||
+        if (!http_fwd_response_header(resp->headers, resp->nheaders, h,
+                                      resp->status) ||
+            http_str_ieq(h->name, "x-request-id") ||
+            http_str_ieq(h->name, "server") ||
             (redit != NULL && edit_drops(redit, h->name)))
             continue;
+        if (h->name.len == 4 && http_str_ieq(h->name, "date"))
+            date = true;
         RADD(p, h->name.p, h->name.len);
         RADDS(p, ": ");
         RADD(p, h->value.p, h->value.len);
+        RADDS(p, "\r\n");
+    }
+    for (size_t i = 0; redit != NULL && i < redit->nadd; i++)
+        date |= http_str_ieq(redit->add[i].name, "date");
+    if (!date && resp->status >= 200) {
+        /* RFC 9110 6.6.1: an origin with a clock sends one; we have one. */
+        RADDS(p, "Date: ");
+        RADD(p, http_date(c->w), 29);
         RADDS(p, "\r\n");
     }
     if (c->ssl != NULL && c->l->tls->hsts != NULL && resp->status >= 200) {
@@ -552,8 +524,17 @@ build_response_head(struct conn *c, const struct http_response *resp)
         c->rl->upstream_status = resp->status;
     }
     if (resp->status >= 200) {
+        /* The framing from the parsed length, never the server's lines
+         * (a Connection list must not leave the client unframed). A HEAD
+         * or 304 answer keeps the length it describes; 1xx and 204 have
+         * none (RFC 9110 8.6). */
+        char framing[HTTP_FWD_FRAMING_MAX];
         if (p->resp_body == B_CHUNKED && !p->dechunk)
             RADDS(p, "Transfer-Encoding: chunked\r\n");
+        else if (!resp->chunked && resp->status != 204 &&
+                 resp->status != 101)
+            RADD(p, framing, http_fwd_framing(resp->content_length, false,
+                                              framing));
         if (c->close_after)
             RADDS(p, "Connection: close\r\n");
         else if (c->http10)
@@ -641,7 +622,7 @@ proxy_start(struct conn *c, const struct http_request *req,
     c->close_after_req = c->close_after;
     p->started = ev_now(c->w->loop);
     p->req_done = false;
-    p->in_sent = p->in_ready = 0;
+    p->in_sent = p->in_ready = p->in_held = 0;
     p->replayable = true;
     p->body_at = p->started;
     p->expect_wait = req->expect_continue && req->version != 10;
@@ -829,7 +810,7 @@ proxy_upstream_failed(struct conn *c, const char *what, int err)
         up_close(u);
         p->u = NULL;
         p->head_off = 0;
-        p->in_sent = p->in_ready = 0;
+        p->in_sent = p->in_ready = p->in_held = 0;
         p->req_left = p->req_total;
         p->req_done = p->req_body == B_NONE;
         if (p->send_broken) {
@@ -879,12 +860,15 @@ scan_request_body(struct proxy *p, struct conn *c, const char **why)
         p->req_done = p->req_left == 0;
         return 0;
     }
-    size_t used;
-    int r = chunk_scan(&p->req_chunk, &chunk_lim, c->in + from, avail, &used,
-                       count_data, &p->req_total, why);
+    /* Trailers naming the framing or Host are cut out (issue 12). */
+    size_t used, left = avail;
+    int r = chunk_filter(&p->req_chunk, &chunk_lim, c->in + from, &left,
+                         &used, count_data, &p->req_total, why);
     if (r == CHUNK_ERROR)
         return -1;
+    c->in_len = (uint32_t)(from + left);
     p->in_ready += used;
+    p->in_held = left - used;
     if (p->req_total > p->pool->retry_buffer)
         p->replayable = false;
     if (p->route->max_body_size > 0 &&
@@ -931,10 +915,13 @@ scan_response_body(struct proxy *p, struct upstream *u, const char **why)
         u->ready = u->in_len;
         return 0;
     case B_CHUNKED: {
-        size_t used;
+        size_t used, left = avail;
         struct dechunk_ctx d = { u->in, u->ready };
-        int r = chunk_scan(&p->resp_chunk, &chunk_lim, u->in + u->ready, avail,
-                           &used, p->dechunk ? dechunk_data : NULL, &d, why);
+        int r = p->dechunk
+              ? chunk_scan(&p->resp_chunk, &chunk_lim, u->in + u->ready, avail,
+                           &used, dechunk_data, &d, why)
+              : chunk_filter(&p->resp_chunk, &chunk_lim, u->in + u->ready,
+                             &left, &used, NULL, NULL, why);
         if (r == CHUNK_ERROR)
             return -1;
         if (p->dechunk) {
@@ -943,6 +930,7 @@ scan_response_body(struct proxy *p, struct upstream *u, const char **why)
             u->in_len = d.wp + rest;
             u->ready = d.wp;
         } else {
+            u->in_len = u->ready + left;    /* trailers cut, as requests' */
             u->ready += used;
         }
         p->resp_done = r == CHUNK_DONE;
@@ -1209,7 +1197,7 @@ proxy_run(struct conn *c)
                 moved |= r > 0;
             }
             if (!p->req_done && p->in_ready == 0 &&
-                p->in_sent + p->in_ready == c->in_len) {
+                p->in_sent + p->in_held == c->in_len) {
                 /* Need more body from the client: room first. */
                 if (c->in_len == c->in_cap && p->in_sent > 0) {
                     memmove(c->in, c->in + p->in_sent, c->in_len - p->in_sent);

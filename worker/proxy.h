@@ -60,6 +60,7 @@ struct proxy {
     bool req_done;
     size_t in_sent;                 /* c->in[0..in_sent) went upstream */
     size_t in_ready;                /* then this many are body, unsent */
+    size_t in_held;                 /* then the start of a trailer line */
     bool replayable;                /* c->in still holds the whole body */
     uint64_t body_at;               /* when body bytes last came (or the
                                      * head): body_timeout counts from it */

@@ -65,6 +65,8 @@ route_match(struct worker *w, const struct conf_listener *l,
             if (m == 0)
                 continue;
         }
+        if (req->method_id == HTTP_CONNECT && r->nmethods == 0)
+            continue;           /* only where the methods name it */
         if (r->nmethods > 0) {
             bool ok = false;
             for (size_t m = 0; m < r->nmethods && !ok; m++)

@@ -5,7 +5,9 @@
 #   make -f t/fuzz/fuzz.mk fuzz-run FUZZ_TARGETS=uri FUZZ_SECONDS=600
 #
 # Targets: conf, http_request, uri, chunked (lib/http_chunk.c, split
-# anywhere) and http_response (lib/http_resp.c).
+# anywhere), http_response (lib/http_resp.c) and header_rewrite (a request
+# head in, the upstream head and body out through lib/http_fwd.c and
+# chunk_filter: one message in, one message out).
 #
 # Each t/fuzz/NAME.c becomes $(BUILD)/fuzz-NAME, linked with lib/*.c
 # compiled here by clang with the same sanitizers. fuzz-run starts from the

@@ -583,9 +583,46 @@ test_value_bytes(void)
     ok(good_ok, "tab, printable and obs-text bytes anywhere in it: kept");
 }
 
+/* Issue 12 points 13 and 14: '_' twins of the framing headers, and the
+ * authority of an absolute-form target. */
+static void
+test_twins_authority(void)
+{
+    reject("POST / HTTP/1.1\r\nHost: a\r\nTransfer_Encoding: chunked\r\n"
+           "Content-Length: 3\r\n\r\n", 400, "Transfer_Encoding");
+    reject("POST / HTTP/1.1\r\nHost: a\r\ncontent_length: 3\r\n\r\n", 400,
+           "content_length");
+    reject("POST / HTTP/1.1\r\nHost: a\r\nCONTENT_LENGTH: 3\r\n\r\n", 400,
+           "CONTENT_LENGTH");
+    reject("POST / HTTP/1.1\r\nHost: a\r\ntransfer_encoding: x\r\n\r\n", 400,
+           "transfer_encoding");
+    struct http_request req;
+    int status;
+    const char *why;
+    ok(parse("GET / HTTP/1.1\r\nHost: a\r\nX_Content_Length: 3\r\n"
+             "Content_Type: x\r\n\r\n", &req, &status, &why) > 0 &&
+       req.content_length == -1, "other names with '_' are headers like others");
+    struct http_str n1 = { "Transfer_encoding", 17 }, n2 = { "hOsT", 4 },
+                    n3 = { "Content-Lengthy", 15 }, n4 = { "Content.Length", 14 };
+    ok(http_framing_name(n1) && http_framing_name(n2) &&
+       !http_framing_name(n3) && !http_framing_name(n4), "http_framing_name");
+    reject("GET http://a\"b/ HTTP/1.0\r\n\r\n", 400, "quote in an authority");
+    reject("GET http://a{b}/ HTTP/1.0\r\n\r\n", 400, "brace in an authority");
+    reject("GET http://a\xff" "b/ HTTP/1.0\r\n\r\n", 400, "obs-text in an authority");
+    reject("GET http://:80/ HTTP/1.0\r\n\r\n", 400, "authority without a host");
+    reject("GET http://a:8x/ HTTP/1.0\r\n\r\n", 400, "port with a letter");
+    reject("GET http://[zz]/ HTTP/1.0\r\n\r\n", 400, "IP literal not hex");
+    reject("GET http://[::1/ HTTP/1.0\r\n\r\n", 400, "IP literal unclosed");
+    ok(parse("GET http://[::1]:8080/x HTTP/1.0\r\n\r\n", &req, &status,
+             &why) > 0 && str_is(req.host, "[::1]:8080"), "[::1]:8080 is one");
+    ok(parse("GET http://a.example:80?q HTTP/1.0\r\n\r\n", &req, &status,
+             &why) > 0 && str_is(req.host, "a.example:80"), "a.example:80 is one");
+}
+
 int
 main(void)
 {
+    test_twins_authority();
     test_value_bytes();
     test_get();
     test_bodies();
