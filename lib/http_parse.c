@@ -92,13 +92,13 @@ http_cookie_get(const struct http_request *req, const char *name,
     return false;
 }
 
-bool
-http_query_get(struct http_str q, const char *name, struct http_str *out)
+size_t
+http_query_find(struct http_str q, const char *name, struct http_str *first)
 {
-    size_t nl = strlen(name);
+    size_t n = 0, nl = strlen(name);
 
     if (q.p == NULL)
-        return false;
+        return 0;
     const char *p = q.p, *end = q.p + q.len;
     if (p < end && *p == '?')
         p++;
@@ -108,16 +108,22 @@ http_query_get(struct http_str q, const char *name, struct http_str *out)
             amp = end;
         const char *eq = memchr(p, '=', (size_t)(amp - p));
         const char *ne = eq ? eq : amp;
-        if ((size_t)(ne - p) == nl && memcmp(p, name, nl) == 0) {
-            out->p = eq ? eq + 1 : amp;
-            out->len = (size_t)(amp - out->p);
-            return true;
+        if ((size_t)(ne - p) == nl && memcmp(p, name, nl) == 0 &&
+            n++ == 0 && first != NULL) {
+            first->p = eq ? eq + 1 : amp;
+            first->len = (size_t)(amp - first->p);
         }
         if (amp == end)
             break;
         p = amp + 1;
     }
-    return false;
+    return n;
+}
+
+bool
+http_query_get(struct http_str q, const char *name, struct http_str *out)
+{
+    return http_query_find(q, name, out) > 0;
 }
 
 /* name equals lit (lower case, '-' for the separators) in any case, an

@@ -70,6 +70,10 @@ bool http_framing_name(struct http_str name);
  * removed), or false. */
 bool http_cookie_get(const struct http_request *req, const char *name,
                      struct http_str *out);
+/* How many parameters of the query are named name; the first one's value
+ * in *first (when not NULL). */
+size_t http_query_find(struct http_str query, const char *name,
+                       struct http_str *first);
 /* The value of parameter `name` in a query string ("a=1&b" gives "" for
  * b), or false. */
 bool http_query_get(struct http_str query, const char *name,

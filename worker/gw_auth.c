@@ -448,31 +448,6 @@ header_count(const struct http_request *req, const char *name)
     return n;
 }
 
-/* Parameters named name in a query string. */
-static size_t
-query_count(struct http_str q, const char *name)
-{
-    size_t n = 0, nl = strlen(name);
-
-    if (q.p == NULL)
-        return 0;
-    const char *p = q.p, *end = q.p + q.len;
-    if (p < end && *p == '?')
-        p++;
-    while (p < end) {
-        const char *amp = memchr(p, '&', (size_t)(end - p));
-        if (amp == NULL)
-            amp = end;
-        const char *eq = memchr(p, '=', (size_t)(amp - p));
-        const char *ne = eq ? eq : amp;
-        n += (size_t)(ne - p) == nl && memcmp(p, name, nl) == 0;
-        if (amp == end)
-            break;
-        p = amp + 1;
-    }
-    return n;
-}
-
 /* Two credentials of one kind make the client ambiguous (which one did
  * cerberus check, which one does the server read?): why, or NULL.  Two
  * Authorization headers never get this far (gw_strip_identity). */
@@ -484,7 +459,7 @@ duplicate(struct gw *g, const struct conf_auth *au)
 
     if (k != NULL) {
         size_t nh = header_count(g->req, k->header);
-        size_t nq = k->query != NULL ? query_count(g->req->query, k->query)
+        size_t nq = k->query != NULL ? http_query_find(g->req->query, k->query, NULL)
                                      : 0;
         if (nh > 1)
             return "more than one API key header";
