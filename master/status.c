@@ -97,7 +97,8 @@ status_write(struct master *m)
                     (long long)shm_conn_total(&m->shm, sv->slot),
                     (unsigned long long)atomic_load(&ss->requests),
                     (unsigned long long)atomic_load(&ss->failures),
-                    (long long)atomic_load(&ss->active), srv_breaker_name(ss),
+                    (long long)shm_conn_total(&m->shm, sv->slot),
+                    srv_breaker_name(ss),
                     (long long)sv->weight, sv->backup ? 1 : 0, err);
         }
     }
