@@ -4,7 +4,6 @@
 #include <time.h>
 
 #include "addr.h"
-#include "balance.h"
 #include "gateway.h"
 #include "gcra.h"
 #include "http.h"
