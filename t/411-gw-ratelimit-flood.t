@@ -91,4 +91,10 @@ is($lim{daily}{kind}, 'quota', 'the quota too');
 is($lim{daily}{full}, $g->{quota_full}, 'with its "full" count');
 like($lim{daily}{at}, qr/cerberus\.conf:\d+$/, 'and the place it is set');
 
+# ---- a reload keeps the tables and their hash keys --------------------------
+my ($rc, undef, $err) = $t->ctl('reload');
+is($rc, 0, 'reload') or diag($err);
+is_deeply(statuses_of('/rl/x', 'victim'), { 429 => 1 }, 'after a reload the victim is still limited');
+is_deeply(statuses_of('/q/x', 'victim'), { 429 => 1 }, 'and its quota still spent');
+
 $t->done;
