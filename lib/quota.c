@@ -10,11 +10,15 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "uri.h"
+
 #define COUNT_MASK ((UINT64_C(1) << SHM_QUOTA_COUNT_BITS) - 1)
-/* A key being installed over an evicted one: its word is not yet reset.
- * Keys never have this bit (quota_take clears it). */
+/* Once marked an entry being installed; no key has it (older state files
+ * may, and such lines are refused). */
 #define KEY_BUSY (UINT64_C(1) << 63)
 #define STATE_MAGIC "# cerberus quota state 1"
+/* The line after the magic: the key of the hashes in the file. */
+#define STATE_KEY "# hash-key "
 
 /* Days from 1970-01-01 to year-month-01 (proleptic Gregorian; month
  * 1..12), after H. Hinnant's days_from_civil. */
@@ -118,7 +122,20 @@ set_label(struct shm_quota_entry *e, const char *label)
     atomic_store_explicit(&e->ready, 1, memory_order_release);
 }
 
-void
+/* May entry word w be given to another key?  Only when what it holds
+ * reads as zero to any key: a count of 0, or a period that is over (not a
+ * current one, nor a later one written by a process whose clock ran a
+ * moment ahead). */
+static bool
+reusable(const struct quota_now *q, uint64_t w)
+{
+    uint32_t wp = (uint32_t)(w >> SHM_QUOTA_COUNT_BITS);
+    uint32_t now = (wp & QUOTA_MONTH_BIT) ? q->month : q->day;
+
+    return (w & COUNT_MASK) == 0 || wp < now;
+}
+
+int
 quota_take(struct shm *s, uint64_t key, const char *label,
            const struct quota_now *q, uint32_t period, uint64_t limit,
            struct quota_out *o)
@@ -133,14 +150,10 @@ quota_take(struct shm *s, uint64_t key, const char *label,
     for (int tries = 0; tries < 4; tries++) {
         uint64_t home = key % n;
         struct shm_quota_entry *victim = NULL;
-        uint64_t victim_rank = UINT64_MAX, victim_key = 0;
+        uint64_t victim_key = 0;
         for (unsigned i = 0; i < SHM_QUOTA_PROBE; i++) {
             struct shm_quota_entry *e = &s->quota[(home + i) % n];
             uint64_t k = atomic_load_explicit(&e->key, memory_order_acquire);
-            /* Our key being installed by another process: wait for it
-             * (a few instructions), so that one key has one count. */
-            for (int spin = 0; k == (key | KEY_BUSY) && spin < 100000; spin++)
-                k = atomic_load_explicit(&e->key, memory_order_acquire);
             if (k == 0 &&
                 atomic_compare_exchange_strong(&e->key, &k, key)) {
                 /* Entries are never freed, so a free one was never used:
@@ -148,45 +161,50 @@ quota_take(struct shm *s, uint64_t key, const char *label,
                  * from there with us. */
                 set_label(e, label);
                 if (decide(e, key, period, limit, o))
-                    return;
+                    return QUOTA_OK;
                 break;
             }
             if (k == key) {
                 if (decide(e, key, period, limit, o))
-                    return;
+                    return QUOTA_OK;
                 break;
             }
-            if (k & KEY_BUSY)
-                continue;       /* another key being installed */
-            uint64_t w = atomic_load_explicit(&e->word, memory_order_relaxed);
-            uint64_t rank = quota_current(q, (uint32_t)(w >> SHM_QUOTA_COUNT_BITS))
-                                ? 1 + (w & COUNT_MASK) : 0;
-            if (rank < victim_rank) {
+            if (victim == NULL &&
+                reusable(q, atomic_load_explicit(&e->word,
+                                                 memory_order_acquire))) {
                 victim = e;
-                victim_rank = rank;
                 victim_key = k;
             }
         }
-        if (victim == NULL)
-            continue;
-        /* Full: take over an entry of a past period, else the smallest
-         * current count, which starts again from zero (an eviction). */
-        if (!atomic_compare_exchange_strong(&victim->key, &victim_key,
-                                            key | KEY_BUSY))
-            continue;
-        if (victim_rank > 0)
-            atomic_fetch_add_explicit(&s->hdr->quota_evictions, 1,
+        if (victim == NULL) {
+            /* Every entry of the sequence counts in a current period:
+             * none is taken from its key (that would give it a new
+             * quota).  Refused, like a spent quota: fail closed. */
+            atomic_fetch_add_explicit(&s->hdr->quota_full, 1,
                                       memory_order_relaxed);
-        /* Marked busy, no one decides on it: reset, then publish. */
-        atomic_store(&victim->word, 0);
+            o->allowed = false;
+            o->used = 0;
+            return QUOTA_FULL;
+        }
+        /* Handed over in one CAS: the word stays, and reads as zero to
+         * the new key (decide starts a new period from zero), so there is
+         * no half-installed state for a killed process to leave behind.
+         * A count the old key made in between (one request at most, by
+         * a process that found its key before our CAS) stays in the
+         * word: the new key counts on from it, never below zero. */
+        if (!atomic_compare_exchange_strong(&victim->key, &victim_key, key))
+            continue;
+        atomic_fetch_add_explicit(&s->hdr->quota_evictions, 1,
+                                  memory_order_relaxed);
         set_label(victim, label);
-        atomic_store_explicit(&victim->key, key, memory_order_release);
         if (decide(victim, key, period, limit, o))
-            return;
+            return QUOTA_EVICTED;
     }
-    /* Contended beyond reason: let it through uncounted. */
-    o->allowed = true;
+    /* Contended beyond reason: refused, as when full. */
+    atomic_fetch_add_explicit(&s->hdr->quota_full, 1, memory_order_relaxed);
+    o->allowed = false;
     o->used = 0;
+    return QUOTA_FULL;
 }
 
 /* Does entry e go in the state file (a key, a count of a current
@@ -196,8 +214,7 @@ saved(const struct shm_quota_entry *e, const struct quota_now *q,
       uint64_t *k, uint64_t *w)
 {
     *k = atomic_load_explicit(&e->key, memory_order_acquire);
-    if (*k == 0 || (*k & KEY_BUSY) ||
-        !atomic_load_explicit(&e->ready, memory_order_acquire))
+    if (*k == 0 || (*k & KEY_BUSY))
         return false;
     *w = atomic_load_explicit(&e->word, memory_order_acquire);
     return (*w & COUNT_MASK) != 0 &&
@@ -245,15 +262,21 @@ quota_save(const struct shm *s, const char *path, time_t now, char *err,
         unlink(tmp);
         return -1;
     }
-    fprintf(f, "%s\n# key period count label\n", STATE_MAGIC);
+    fprintf(f, "%s\n%s", STATE_MAGIC, STATE_KEY);
+    for (size_t i = 0; i < sizeof(s->hdr->quota_hash_key); i++)
+        fprintf(f, "%02x", s->hdr->quota_hash_key[i]);
+    fprintf(f, "\n# key period count label\n");
     for (uint64_t i = 0; i < s->hdr->quota_entries; i++) {
         const struct shm_quota_entry *e = &s->quota[i];
         uint64_t k, w;
         if (!saved(e, &q, &k, &w))
             continue;
         uint32_t p = (uint32_t)(w >> SHM_QUOTA_COUNT_BITS);
-        char label[SHM_QUOTA_LABEL];
-        memcpy(label, e->label, sizeof(label));
+        char label[SHM_QUOTA_LABEL] = "?";
+        /* a label half written (by a process killed while writing it)
+         * is not shown; the key and count are what count */
+        if (atomic_load_explicit(&e->ready, memory_order_acquire))
+            memcpy(label, e->label, sizeof(label));
         label[sizeof(label) - 1] = '\0';
         for (char *c = label; *c; c++)
             if ((unsigned char)*c < ' ' || *c == 0x7f)
@@ -315,6 +338,7 @@ quota_load(struct shm *s, const char *path, time_t now, size_t *bad,
     char line[512];
     long count = 0;
     unsigned lineno = 0;
+    bool keyed = false;
 
     *bad = 0;
     quota_now_at(&q, now);
@@ -347,8 +371,33 @@ quota_load(struct shm *s, const char *path, time_t now, size_t *bad,
             }
             continue;
         }
+        if (lineno == 2 && strncmp(line, STATE_KEY, strlen(STATE_KEY)) == 0) {
+            const char *hx = line + strlen(STATE_KEY);
+            unsigned char k[sizeof(s->hdr->quota_hash_key)];
+            size_t i = 0;
+            for (; i < sizeof(k); i++) {
+                int hi = uri_hexval((unsigned char)hx[2 * i]);
+                int lo = hi < 0 ? -1 : uri_hexval((unsigned char)hx[2 * i + 1]);
+                if (lo < 0)
+                    break;
+                k[i] = (unsigned char)(hi << 4 | lo);
+            }
+            if (i == sizeof(k) && hx[2 * i] == '\0') {
+                /* the hashes below were made with it: it is ours now */
+                memcpy(s->hdr->quota_hash_key, k, sizeof(k));
+                keyed = true;
+            } else {
+                (*bad)++;
+            }
+            continue;
+        }
         if (line[0] == '#' || line[0] == '\0')
             continue;
+        if (!keyed) {
+            /* an older file, whose hashes no key of ours makes */
+            (*bad)++;
+            continue;
+        }
         uint64_t key, cnt;
         uint32_t period;
         int off = 0;

@@ -39,24 +39,31 @@ struct quota_out {
                                  * included when allowed */
 };
 
-/* One decision for key (a hash naming the quota too) in period with
- * limit: allowed and counted when fewer than limit were counted, else
- * refused and not counted.  label names the key in the state file. A
- * full probe sequence takes over an entry of a past period, else the one
- * with the smallest count (counted in hdr->quota_evictions). */
-void quota_take(struct shm *s, uint64_t key, const char *label,
-                const struct quota_now *q, uint32_t period, uint64_t limit,
-                struct quota_out *o);
+/* One decision for key (a hash naming the quota too, keyed by
+ * hdr->quota_hash_key) in period with limit: allowed and counted when
+ * fewer than limit were counted, else refused and not counted.  label
+ * names the key in the state file.  A full probe sequence takes over an
+ * entry of a past period or with a count of 0 (QUOTA_EVICTED, counted in
+ * hdr->quota_evictions); an entry counting in a current period is never
+ * taken from its key: when there is no other, the request is refused
+ * (QUOTA_FULL, o->allowed false, counted in hdr->quota_full). */
+enum { QUOTA_OK, QUOTA_EVICTED, QUOTA_FULL };
+int quota_take(struct shm *s, uint64_t key, const char *label,
+               const struct quota_now *q, uint32_t period, uint64_t limit,
+               struct quota_out *o);
 
-/* The state file: every entry of a current period, one per line,
- * written to path.tmp then renamed over path.  The number of entries,
+/* The state file: the hash key (hdr->quota_hash_key: quota_load makes it
+ * the table's again, so that hashes stay the same from run to run), then
+ * every entry of a current period, one per line, written to path.tmp
+ * then renamed over path.  The number of entries,
  * or -1 with the reason in err. */
 long quota_save(const struct shm *s, const char *path, time_t now,
                 char *err, size_t cap);
 /* A digest of what quota_save would write at now: equal digests, the
  * same file (so an idle table need not be written again). */
 uint64_t quota_digest(const struct shm *s, time_t now);
-/* Loads path into the table (entries of past periods are dropped): the
+/* Loads path into the table (entries of past periods are dropped, and
+ * so are those of a file without a hash key, made before keys were): the
  * number of entries loaded, 0 when there is no file, or -1 with the
  * reason in err (file:line: message) for a file that cannot be read or
  * is not a quota state; lines that do not parse are skipped and counted

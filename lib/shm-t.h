@@ -6,7 +6,7 @@
 #include <stdint.h>
 
 #define SHM_MAGIC       0x63657262657275ULL     /* "cerberu" */
-#define SHM_VERSION     5
+#define SHM_VERSION     6
 #define SHM_MAX_SERVERS 4096
 /* Counter rows: one per live worker process (old generations draining
  * while new ones run included), so a crash zeroes exactly its own. */
@@ -19,6 +19,9 @@
 /* Entries of the quota table when the config does not say. */
 #define SHM_QUOTA_DEFAULT 16384
 #define SHM_QUOTA_PROBE 16
+/* Limits and quotas whose evictions and "table full" refusals are
+ * counted one by one (more share the totals only). */
+#define SHM_LIMIT_STATS 256
 /* Routes whose request and refusal counters are kept. */
 #define SHM_MAX_ROUTES  1024
 
@@ -43,7 +46,9 @@ struct shm_server {
     _Atomic uint32_t cb_state, cb_failures; /* CB_*; consecutive failures */
     _Atomic uint32_t last_latency_us;
     _Atomic uint32_t checks_ok, checks_failed;
-    _Atomic int64_t active;         /* requests in progress, every worker */
+    /* Requests in progress are not here: each worker row counts its own
+     * (shm_conn_cell), in one atomic step, so that a worker killed at any
+     * instant leaves nothing its row does not hold (shm_conn_total). */
     _Atomic uint64_t passive_since_ms;
     _Atomic uint64_t down_until_ms; /* passive: marked down until then */
     _Atomic uint64_t cb_open_until_ms;  /* open: until; half-open: probe deadline */
@@ -80,19 +85,24 @@ struct shm_row_stats {
 };
 
 /* One key of the rate-limit table (GCRA): the key's 64-bit hash (0: a
- * free slot; the limit's id is hashed in) and its theoretical arrival
- * time, CLOCK_MONOTONIC nanoseconds.  Claimed with a CAS on key, decided
- * with a CAS on tat; no lock. */
+ * free slot; the limit's id is hashed in, keyed by hdr->rl_hash_key) and
+ * its theoretical arrival time, CLOCK_MONOTONIC nanoseconds.  Claimed
+ * with a CAS on key, decided with a CAS on tat; no lock.  An entry whose
+ * TAT is still ahead (a key still limited, or with less than its whole
+ * burst) is never given to another key. */
 struct shm_rl_entry {
     _Atomic uint64_t key;
     _Atomic uint64_t tat;
 };
 
 /* One key of the quota table: the key's hash (0: free; the quota's id is
- * hashed in) and one word holding the period and the count, so that a
- * decision is one CAS.  The label ("quota key:value") is written by the
- * process that claimed the entry, then ready is set; it only names the
- * entry in the state file. */
+ * hashed in, keyed by hdr->quota_hash_key) and one word holding the
+ * period and the count, so that a decision is one CAS.  An entry changes
+ * hands in one CAS on key too (only an entry of a past period, or with a
+ * count of 0, whose word a new key reads as zero), so a process killed at
+ * any instant leaves no entry half-installed.  The label ("quota
+ * key:value") is written by the process that claimed the entry, then
+ * ready is set; it only names the entry in the state file. */
 #define SHM_QUOTA_COUNT_BITS 40
 #define SHM_QUOTA_LABEL 104
 struct shm_quota_entry {
@@ -101,6 +111,18 @@ struct shm_quota_entry {
     _Atomic uint32_t ready;
     uint32_t pad;
     char label[SHM_QUOTA_LABEL];
+};
+
+/* Counters of one rate limit or quota (id: SHM_LIMIT_RL or _QUOTA | its
+ * id; 0: a free slot): entries of other keys it took over (their TAT past,
+ * their period over) and requests refused because its key's probe
+ * sequence held only live entries ("table full"). */
+#define SHM_LIMIT_RL    (UINT64_C(1) << 63)
+#define SHM_LIMIT_QUOTA (UINT64_C(1) << 62)
+struct shm_limit_stat {
+    _Atomic uint64_t id;
+    _Atomic uint64_t evictions, full;
+    uint64_t pad;
 };
 
 /* The gateway's counters of one route in one worker row: requests that
@@ -126,13 +148,20 @@ struct shm_header {
     struct shm_tickets tickets;
     uint64_t rl_off;            /* struct shm_rl_entry[rl_entries] */
     uint64_t rl_entries;
-    _Atomic uint64_t rl_evictions;  /* live keys pushed out of a full probe */
+    _Atomic uint64_t rl_evictions;  /* expired entries taken by new keys */
     uint64_t quota_off;         /* struct shm_quota_entry[quota_entries] */
     uint64_t quota_entries;
-    _Atomic uint64_t quota_evictions;   /* current usage pushed out */
+    _Atomic uint64_t quota_evictions;   /* past-period entries taken */
     uint64_t routes_off;        /* struct shm_route_stats[rows][max_routes] */
     uint32_t max_routes;
     _Atomic uint32_t routes_hwm;    /* routes [0, hwm) may have counts */
+    _Atomic uint32_t rows_hwm;      /* rows [0, hwm) may hold counts */
+    /* Drawn at creation (the master, before the first fork), kept across
+     * reloads with the tables; the quota key is replaced by the state
+     * file's, whose hashes were made with it. */
+    unsigned char rl_hash_key[16], quota_hash_key[16];
+    _Atomic uint64_t rl_full, quota_full;   /* refused: no entry free */
+    struct shm_limit_stat limit_stats[SHM_LIMIT_STATS];
 };
 
 #endif

@@ -95,7 +95,11 @@ shm_create_sized(struct shm *s, const struct shm_sizes *zin)
     h->rows = z.rows;
     h->size = size;
     if (getrandom(h->sticky_key, sizeof(h->sticky_key), 0) !=
-        (ssize_t)sizeof(h->sticky_key)) {
+        (ssize_t)sizeof(h->sticky_key) ||
+        getrandom(h->rl_hash_key, sizeof(h->rl_hash_key), 0) !=
+        (ssize_t)sizeof(h->rl_hash_key) ||
+        getrandom(h->quota_hash_key, sizeof(h->quota_hash_key), 0) !=
+        (ssize_t)sizeof(h->quota_hash_key)) {
         munmap(p, size);
         return -1;
     }
@@ -206,20 +210,34 @@ shm_conn_total(const struct shm *s, unsigned slot)
 {
     int64_t sum = 0;
 
-    for (unsigned r = 0; r < s->hdr->rows; r++)
-        sum += atomic_load_explicit(shm_conn_cell(s, r, slot),
-                                    memory_order_relaxed);
+    unsigned n = atomic_load(&s->hdr->rows_hwm);
+
+    if (n > s->hdr->rows)
+        n = s->hdr->rows;
+    /* seq_cst, like the cells' updates: srv_acquire's check of max_conns
+     * after its own increment sees every increment made before it. */
+    for (unsigned r = 0; r < n; r++)
+        sum += atomic_load(shm_conn_cell(s, r, slot));
     return sum;
+}
+
+void
+shm_row_open(struct shm *s, unsigned row)
+{
+    uint32_t h = atomic_load(&s->hdr->rows_hwm);
+
+    while (row + 1 > h && row < s->hdr->rows &&
+           !atomic_compare_exchange_weak(&s->hdr->rows_hwm, &h, row + 1))
+        ;
 }
 
 void
 shm_row_zero(struct shm *s, unsigned row)
 {
-    for (unsigned i = 0; i < s->hdr->hwm; i++) {
-        int64_t v = atomic_exchange(shm_conn_cell(s, row, i), 0);
-        if (v != 0)
-            atomic_fetch_sub(&s->servers[i].active, v);
-    }
+    /* The totals are sums over the rows: zeroing the cells takes the
+     * row's share off them, whatever instant the worker died at. */
+    for (unsigned i = 0; i < s->hdr->hwm; i++)
+        atomic_store(shm_conn_cell(s, row, i), 0);
     struct shm_row_stats *st = &s->stats[row];
     atomic_store(&st->pid, 0);
     atomic_store(&st->client_conns, 0);
@@ -274,7 +292,54 @@ rl_decide(struct shm_rl_entry *e, uint64_t key, uint64_t now,
     }
 }
 
-void
+struct shm_limit_stat *
+shm_limit_stat(struct shm *s, uint64_t id)
+{
+    uint64_t home = id % SHM_LIMIT_STATS;
+
+    for (unsigned i = 0; i < SHM_LIMIT_STATS; i++) {
+        struct shm_limit_stat *ls =
+            &s->hdr->limit_stats[(home + i) % SHM_LIMIT_STATS];
+        uint64_t k = atomic_load_explicit(&ls->id, memory_order_acquire);
+        if (k == id)
+            return ls;
+        if (k == 0 && (atomic_compare_exchange_strong(&ls->id, &k, id) ||
+                       k == id))
+            return ls;
+    }
+    return NULL;
+}
+
+const struct shm_limit_stat *
+shm_limit_stat_find(const struct shm *s, uint64_t id)
+{
+    uint64_t home = id % SHM_LIMIT_STATS;
+
+    for (unsigned i = 0; i < SHM_LIMIT_STATS; i++) {
+        const struct shm_limit_stat *ls =
+            &s->hdr->limit_stats[(home + i) % SHM_LIMIT_STATS];
+        uint64_t k = atomic_load_explicit(&ls->id, memory_order_acquire);
+        if (k == id)
+            return ls;
+        if (k == 0)
+            return NULL;
+    }
+    return NULL;
+}
+
+static void
+rl_full(struct shm *s, uint64_t now, struct gcra_out *o)
+{
+    (void)now;
+    atomic_fetch_add_explicit(&s->hdr->rl_full, 1, memory_order_relaxed);
+    o->allowed = false;
+    o->tat = 0;
+    o->remaining = 0;
+    o->retry_ns = 1000000000ULL;
+    o->reset_ns = 1000000000ULL;
+}
+
+int
 shm_rl_take(struct shm *s, uint64_t key, uint64_t now, uint64_t period,
             uint64_t burst, struct gcra_out *o)
 {
@@ -295,13 +360,13 @@ shm_rl_take(struct shm *s, uint64_t key, uint64_t now, uint64_t period,
                  * a full burst). */
                 if (atomic_compare_exchange_strong(&e->key, &k, key)) {
                     if (rl_decide(e, key, now, period, burst, o))
-                        return;
+                        return SHM_RL_OK;
                     break;      /* taken over already: start again */
                 }
             }
             if (k == key) {
                 if (rl_decide(e, key, now, period, burst, o))
-                    return;
+                    return SHM_RL_OK;
                 break;
             }
             uint64_t t = atomic_load_explicit(&e->tat, memory_order_relaxed);
@@ -313,23 +378,27 @@ shm_rl_take(struct shm *s, uint64_t key, uint64_t now, uint64_t period,
         }
         if (victim == NULL)
             continue;
-        /* Full: take over the stalest entry.  One whose TAT has passed
-         * holds nothing a fresh key would not; a live one is an eviction
-         * (its key starts again from a full burst). */
+        /* Full: take over the stalest entry, only if its TAT has passed
+         * (its key has its whole burst again: forgetting it changes
+         * nothing).  A live entry is a key still counted: never taken,
+         * the request is refused instead. */
+        uint64_t t0 = rl_now(now);
+        if (victim_tat > t0) {
+            rl_full(s, t0, o);
+            return SHM_RL_FULL;
+        }
         if (!atomic_compare_exchange_strong(&victim->key, &victim_key, key))
             continue;
-        uint64_t t0 = rl_now(now);
-        if (victim_tat > t0)
-            atomic_fetch_add_explicit(&s->hdr->rl_evictions, 1,
-                                      memory_order_relaxed);
-        gcra_decide(0, t0, period, burst, o);
-        uint64_t t = victim_tat;
-        if (atomic_compare_exchange_strong(&victim->tat, &t, o->tat))
-            return;
-        /* Someone decided on the slot in between: decide over theirs. */
+        atomic_fetch_add_explicit(&s->hdr->rl_evictions, 1,
+                                  memory_order_relaxed);
+        /* Its old TAT is past: a fresh key's.  Someone who decided on the
+         * slot meanwhile (the old key, at most once) left a TAT that
+         * rl_decide reads like any other. */
         if (rl_decide(victim, key, now, period, burst, o))
-            return;
+            return SHM_RL_EVICTED;
     }
-    /* Contended beyond reason: decide without remembering. */
-    gcra_decide(0, rl_now(now), period, burst, o);
+    /* Contended beyond reason (the probe sequence changed hands four
+     * times under us): refuse, as when full. */
+    rl_full(s, rl_now(now), o);
+    return SHM_RL_FULL;
 }

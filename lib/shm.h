@@ -34,14 +34,26 @@ size_t shm_size(unsigned max_servers, unsigned rows);
 size_t shm_size_rl(unsigned max_servers, unsigned rows, uint64_t rl_entries);
 size_t shm_size_sized(const struct shm_sizes *z);
 
-/* One GCRA decision for `key` (a hash that names the limit too) at `now`
- * (CLOCK_MONOTONIC ns; 0: the clock, read after the key's TAT is): the key's slot is found or claimed in its probe
- * sequence, else the stalest entry there (smallest TAT) is taken over,
- * counted in rl_evictions when its TAT was still ahead of now.  The
+/* One GCRA decision for `key` (a hash that names the limit too, keyed by
+ * hdr->rl_hash_key) at `now` (CLOCK_MONOTONIC ns; 0: the clock, read
+ * after the key's TAT is).  The key's slot is found or claimed in its
+ * probe sequence, else an entry there whose TAT has passed (its key has
+ * its whole burst: forgetting it changes nothing) is taken over.  An
+ * entry whose TAT is still ahead is never taken: when the whole probe
+ * sequence is live, the request is refused (o->allowed false, retry in
+ * a second) and SHM_RL_FULL returned -- fail closed, so that flooding
+ * the table with new keys never gives a limited key a new burst.  The
  * decision itself is one CAS on the TAT, retried if another process
  * decided in between, so it is exact across workers. */
-void shm_rl_take(struct shm *s, uint64_t key, uint64_t now, uint64_t period,
-                 uint64_t burst, struct gcra_out *o);
+enum { SHM_RL_OK, SHM_RL_EVICTED, SHM_RL_FULL };
+int shm_rl_take(struct shm *s, uint64_t key, uint64_t now, uint64_t period,
+                uint64_t burst, struct gcra_out *o);
+
+/* The counters of limit id (SHM_LIMIT_RL or SHM_LIMIT_QUOTA | its id),
+ * its slot claimed on first use; NULL when every slot is taken. */
+struct shm_limit_stat *shm_limit_stat(struct shm *s, uint64_t id);
+const struct shm_limit_stat *shm_limit_stat_find(const struct shm *s,
+                                                 uint64_t id);
 
 /* Master only: the slot for (pool, address), kept if it exists, else a
  * free slot or one no live generation uses (gen_last < oldest_live).
@@ -63,13 +75,14 @@ shm_conn_cell(const struct shm *s, unsigned row, unsigned slot)
 }
 
 /* A worker's count of active requests (or L4 connections) on a server:
- * its own cell, for status and for a crash to be forgotten, and the
- * server's total, which the balancers read. */
+ * its own cell, written by it alone in one atomic step, so a worker
+ * killed at any instant leaves no count its row does not hold, and the
+ * master's shm_row_zero forgets exactly what it held.  The server's
+ * total is the sum over the rows (shm_conn_total). */
 static inline void
 shm_conn_add(const struct shm *s, unsigned row, unsigned slot, int64_t d)
 {
-    atomic_fetch_add_explicit(shm_conn_cell(s, row, slot), d,
-                              memory_order_relaxed);
+    atomic_fetch_add(shm_conn_cell(s, row, slot), d);
 }
 
 /* A worker row's gateway counters of route r (r < hdr->max_routes). */
@@ -82,8 +95,10 @@ shm_route(const struct shm *s, unsigned row, unsigned r)
 /* Active connections to a server summed over every worker row. */
 int64_t shm_conn_total(const struct shm *s, unsigned slot);
 
+/* Master: a worker is given row `row` (rows_hwm covers it from now on). */
+void shm_row_open(struct shm *s, unsigned row);
 /* Master: a worker process ended; forget everything it counted (its
- * cells are taken off the servers' active totals). */
+ * cells, hence its share of the servers' active totals). */
 void shm_row_zero(struct shm *s, unsigned row);
 
 #endif

@@ -85,29 +85,43 @@ breaker_claim(struct shm_server *ss, const struct conf_pool *p,
 }
 
 int
-srv_acquire(struct shm_server *ss, const struct conf_pool *p,
-            const struct conf_server *s, uint64_t now)
+srv_acquire(const struct shm *sh, unsigned row, unsigned slot,
+            const struct conf_pool *p, const struct conf_server *s,
+            uint64_t now)
 {
+    struct shm_server *ss = shm_server(sh, slot);
+
     if (s->max_conns > 0) {
-        int64_t a = atomic_load_explicit(&ss->active, memory_order_relaxed);
-        do {
-            if (a >= s->max_conns)
-                return -1;
-        } while (!atomic_compare_exchange_weak(&ss->active, &a, a + 1));
+        /* Count first, then look: of several workers taking the last
+         * places at once, the last to count sees every count before its
+         * own (all seq_cst), so the sum never passes max_conns. */
+        if (shm_conn_total(sh, slot) >= s->max_conns)
+            return -1;
+        shm_conn_add(sh, row, slot, 1);
+        if (shm_conn_total(sh, slot) > s->max_conns) {
+            shm_conn_add(sh, row, slot, -1);
+            return -1;
+        }
     } else {
-        atomic_fetch_add_explicit(&ss->active, 1, memory_order_relaxed);
+        shm_conn_add(sh, row, slot, 1);
     }
     if (breaker_claim(ss, p, s, now) < 0) {
-        srv_release(ss);
+        srv_release(sh, row, slot);
         return -1;
     }
     return 0;
 }
 
 void
-srv_release(struct shm_server *ss)
+srv_release(const struct shm *sh, unsigned row, unsigned slot)
 {
-    atomic_fetch_sub_explicit(&ss->active, 1, memory_order_relaxed);
+    shm_conn_add(sh, row, slot, -1);
+}
+
+int64_t
+srv_active(const struct shm *sh, unsigned slot)
+{
+    return shm_conn_total(sh, slot);
 }
 
 void

@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 #include "conf-t.h"
-#include "shm-t.h"
+#include "shm.h"
 
 /* May a new request go to this server now?  (Administrative state up,
  * active checks up, not marked down by passive failures, breaker closed
@@ -21,14 +21,21 @@ bool srv_selectable(struct shm_server *ss, uint64_t now);
  * servers when every other choice is gone, rather than answer 503). */
 bool srv_passive_down(struct shm_server *ss, uint64_t now);
 
-/* Takes a place on the server for one request: claims the breaker's
- * half-open probe when that is what lets it through, and counts the
- * request in `active` unless max_conns is reached.  0 on success (call
- * srv_release later), -1 when the server cannot take it after all. */
-int srv_acquire(struct shm_server *ss, const struct conf_pool *p,
-                const struct conf_server *s, uint64_t now);
+/* Takes a place on server `slot` for one request of the worker of row
+ * `row`: counts the request in the row's cell (one atomic add: a worker
+ * killed at any instant holds exactly what its row says, which the
+ * master forgets) unless max_conns is reached, and claims the breaker's
+ * half-open probe when that is what lets it through.  0 on success (call
+ * srv_release later), -1 when the server cannot take it after all.
+ * max_conns is never exceeded; two workers racing for the last place
+ * may both be refused. */
+int srv_acquire(const struct shm *sh, unsigned row, unsigned slot,
+                const struct conf_pool *p, const struct conf_server *s,
+                uint64_t now);
 /* The request that srv_acquire counted is over. */
-void srv_release(struct shm_server *ss);
+void srv_release(const struct shm *sh, unsigned row, unsigned slot);
+/* Requests in progress on server `slot`, every worker. */
+int64_t srv_active(const struct shm *sh, unsigned slot);
 
 /* The outcome of a request (a response head came, and its status is not
  * one the pool counts as a failure) or of a failure (connect error,

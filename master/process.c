@@ -23,6 +23,7 @@ row_alloc(struct master *m)
         if (!m->row_used[r]) {
             m->row_used[r] = 1;
             shm_row_zero(&m->shm, (unsigned)r);
+            shm_row_open(&m->shm, (unsigned)r);
             return r;
         }
     return -1;

@@ -55,8 +55,12 @@ status_write(struct master *m)
     fprintf(f, "workers=%lld\n", (long long)m->conf->workers);
     fprintf(f, "rate_limit_evictions=%llu\n",
             (unsigned long long)atomic_load(&m->shm.hdr->rl_evictions));
+    fprintf(f, "rate_limit_full=%llu\n",
+            (unsigned long long)atomic_load(&m->shm.hdr->rl_full));
     fprintf(f, "quota_evictions=%llu\n",
             (unsigned long long)atomic_load(&m->shm.hdr->quota_evictions));
+    fprintf(f, "quota_full=%llu\n",
+            (unsigned long long)atomic_load(&m->shm.hdr->quota_full));
     for (size_t i = 0; i < m->nchildren; i++) {
         struct child *c = &m->children[i];
         if (c->kind == CHILD_CHECKER) {
@@ -97,7 +101,8 @@ status_write(struct master *m)
                     (long long)shm_conn_total(&m->shm, sv->slot),
                     (unsigned long long)atomic_load(&ss->requests),
                     (unsigned long long)atomic_load(&ss->failures),
-                    (long long)atomic_load(&ss->active), srv_breaker_name(ss),
+                    (long long)shm_conn_total(&m->shm, sv->slot),
+                    srv_breaker_name(ss),
                     (long long)sv->weight, sv->backup ? 1 : 0, err);
         }
     }

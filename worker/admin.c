@@ -346,6 +346,61 @@ respond_error(struct admin_conn *c, int status, const char *msg,
 
 /* ---- GET /status ---------------------------------------------------------- */
 
+/* One rate limit or quota of the config: what it took from other keys
+ * (expired entries) and what it refused for want of a free entry. */
+static void
+limit_json(struct jbuf *b, bool *first, const char *kind, const char *name,
+           const struct conf_src *src, const char *key,
+           const struct shm_limit_stat *ls)
+{
+    char where[300];
+
+    snprintf(where, sizeof(where), "%s:%d", src->file ? src->file : "",
+             src->line);
+    jb_printf(b, "%s{\"kind\":\"%s\",\"name\":", *first ? "" : ",", kind);
+    if (name != NULL)
+        jb_str(b, name);
+    else
+        jb_printf(b, "null");
+    jb_printf(b, ",\"at\":");
+    jb_str(b, where);
+    jb_printf(b, ",\"key\":");
+    jb_str(b, key);
+    jb_printf(b, ",\"evictions\":%llu,\"full\":%llu}",
+              ls ? (unsigned long long)atomic_load(&ls->evictions) : 0ULL,
+              ls ? (unsigned long long)atomic_load(&ls->full) : 0ULL);
+    *first = false;
+}
+
+static void
+limits_json(struct admin *ad, struct jbuf *b)
+{
+    struct conf *c = (struct conf *)ad->conf;
+    const struct shm *shm = ad->args->shm;
+    bool first = true;
+
+    for (size_t i = 0; i < gw_conf_nplaces(c); i++) {
+        struct gw_place pl;
+        gw_conf_place(c, i, &pl);
+        const struct conf_policies *p = pl.pol;
+        for (size_t k = 0; k <= p->nrate_limits; k++) {
+            const struct conf_rate_limit *rl =
+                k == 0 ? p->rate_limit : &p->rate_limits[k - 1];
+            if (rl != NULL)
+                limit_json(b, &first, "rate_limit", rl->name, &rl->src,
+                           rl->key, shm_limit_stat_find(shm,
+                                                SHM_LIMIT_RL | rl->id));
+        }
+        for (size_t k = 0; k <= p->nquotas; k++) {
+            const struct conf_quota *q = k == 0 ? p->quota : &p->quotas[k - 1];
+            if (q != NULL)
+                limit_json(b, &first, "quota", q->name, &q->src, q->key,
+                           shm_limit_stat_find(shm, SHM_LIMIT_QUOTA |
+                               (q->id & ~(SHM_LIMIT_RL | SHM_LIMIT_QUOTA))));
+        }
+    }
+}
+
 /* The gateway's tables and, per route, its requests and the answers the
  * gateway gave instead of the upstream, summed over the workers of this
  * generation (route indexes are this config's). */
@@ -356,12 +411,17 @@ routes_json(struct admin *ad, struct jbuf *b)
     const struct shm *shm = ad->args->shm;
 
     jb_printf(b, "],\"gateway\":{\"rate_limit_table\":%llu,"
-              "\"rate_limit_evictions\":%llu,\"quota_table\":%llu,"
-              "\"quota_evictions\":%llu},\"routes\":[",
+              "\"rate_limit_evictions\":%llu,\"rate_limit_full\":%llu,"
+              "\"quota_table\":%llu,\"quota_evictions\":%llu,"
+              "\"quota_full\":%llu,\"limits\":[",
               (unsigned long long)shm->hdr->rl_entries,
               (unsigned long long)atomic_load(&shm->hdr->rl_evictions),
+              (unsigned long long)atomic_load(&shm->hdr->rl_full),
               (unsigned long long)shm->hdr->quota_entries,
-              (unsigned long long)atomic_load(&shm->hdr->quota_evictions));
+              (unsigned long long)atomic_load(&shm->hdr->quota_evictions),
+              (unsigned long long)atomic_load(&shm->hdr->quota_full));
+    limits_json(ad, b);
+    jb_printf(b, "]},\"routes\":[");
     for (size_t i = 0; i < c->nroutes && i < shm->hdr->max_routes; i++) {
         const struct conf_route *r = &c->routes[i];
         uint64_t req = 0, by[SHM_ROUTE_REFUSALS] = { 0 };
@@ -460,7 +520,7 @@ status_json(struct admin *ad, struct jbuf *b)
             jb_printf(b, ",\"state\":\"%s\",\"health\":\"%s\",\"active\":%lld,"
                       "\"active_per_worker\":[", srv_state_name(ss, now),
                       srv_health_name(ss, now),
-                      (long long)atomic_load(&ss->active));
+                      (long long)srv_active(shm, sv->slot));
             for (unsigned i = 0; i < nrows; i++)
                 jb_printf(b, "%s%lld", i ? "," : "",
                           (long long)atomic_load(

@@ -4,29 +4,22 @@
 #include <time.h>
 
 #include "addr.h"
-#include "balance.h"
 #include "gateway.h"
 #include "gcra.h"
 #include "http.h"
 #include "quota.h"
 #include "shm.h"
+#include "siphash.h"
 
 #define NS 1000000000ULL
-
-static uint64_t
-mix(uint64_t h, const void *p, size_t n)
-{
-    const unsigned char *b = p;
-
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ b[i]) * 0x100000001b3ULL;
-    return h;
-}
 
 /* What a limit or quota counts by (key = ip | consumer | header:X |
  * jwt:CLAIM): the kind and bytes of the value, the client's address when
  * the request lacks it, and the hash of (id, kind, value), so that an
- * address and a header holding the same text never meet. */
+ * address and a header holding the same text never meet.  The hash is
+ * SipHash-2-4 under the table's secret key (drawn by the master at the
+ * start): clients choose header values, and must not be able to compute
+ * which ones share a slot, or a whole hash, with someone else's. */
 struct key {
     char kind;                  /* 'i', 'c', 'h', 'j' */
     const char *v;
@@ -37,7 +30,7 @@ struct key {
 
 static void
 key_of(struct gw *g, const char *k, int claim, const void *id, size_t idlen,
-       struct key *out)
+       const unsigned char *hkey, struct key *out)
 {
     const char *v = NULL;
     size_t vl = 0;
@@ -67,12 +60,12 @@ key_of(struct gw *g, const char *k, int claim, const void *id, size_t idlen,
     out->kind = kind;
     out->v = v;
     out->vl = kind == 'h' ? vl : strlen(v);
-    uint64_t h = 0xcbf29ce484222325ULL;
-    h = mix(h, id, idlen);
-    h = mix(h, &kind, 1);
-    h = mix(h, out->v, out->vl);
-    /* FNV's low bits are weak for a modulo: finish with a mixer. */
-    out->hash = bal_mix(h);
+    struct siphash sh;
+    siphash_init(&sh, hkey);
+    siphash_update(&sh, id, idlen);
+    siphash_update(&sh, &kind, 1);
+    siphash_update(&sh, out->v, out->vl);
+    out->hash = siphash_final(&sh);
 }
 
 static uint64_t
@@ -87,9 +80,26 @@ one_limit(struct gw *g, const struct conf_rate_limit *rl, uint64_t now)
     struct gcra_out o;
 
     struct key key;
-    key_of(g, rl->key, rl->claim, &rl->id, sizeof(rl->id), &key);
-    shm_rl_take(g->w->args->shm, key.hash, now,
-                (uint64_t)rl->period_ns, (uint64_t)rl->burst, &o);
+    struct shm *shm = g->w->args->shm;
+    key_of(g, rl->key, rl->claim, &rl->id, sizeof(rl->id),
+           shm->hdr->rl_hash_key, &key);
+    int r = shm_rl_take(shm, key.hash, now, (uint64_t)rl->period_ns,
+                        (uint64_t)rl->burst, &o);
+    if (r != SHM_RL_OK) {
+        struct shm_limit_stat *ls = shm_limit_stat(shm, SHM_LIMIT_RL | rl->id);
+        if (ls != NULL)
+            atomic_fetch_add_explicit(r == SHM_RL_FULL ? &ls->full
+                                                       : &ls->evictions,
+                                      1, memory_order_relaxed);
+    }
+    if (r == SHM_RL_FULL) {
+        /* every entry this key may use counts a live key: refused rather
+         * than let through uncounted (fail closed) */
+        gw_header(g, "Retry-After: 1");
+        return gw_refuse(g, 429, "rate_limit", "rate limited",
+                         "rate limit %s (%s, key %s): table full",
+                         rl->name ? rl->name : "", rl->rate, rl->key);
+    }
     if (o.allowed) {
         /* the tightest limit's state goes on the proxied response too */
         if (o.remaining < g->rl_remaining) {
@@ -151,14 +161,32 @@ one_quota(struct gw *g, const struct conf_quota *qc, const struct quota_now *q)
     struct key key;
     char label[SHM_QUOTA_LABEL];
 
-    key_of(g, qc->key, qc->claim, &qc->id, sizeof(qc->id), &key);
+    struct shm *shm = g->w->args->shm;
+    key_of(g, qc->key, qc->claim, &qc->id, sizeof(qc->id),
+           shm->hdr->quota_hash_key, &key);
     const char *kn = key.kind == 'c' ? "consumer" : key.kind == 'h' ? "header" :
                      key.kind == 'j' ? "jwt" : "ip";
     snprintf(label, sizeof(label), "%s %s:%.*s", qc->ident, kn,
              (int)(key.vl < sizeof(label) ? key.vl : sizeof(label)), key.v);
     uint32_t period = quota_period(q, qc->per == QUOTA_MONTH);
     struct quota_out o;
-    quota_take(g->w->args->shm, key.hash, label, q, period, (uint64_t)qc->limit, &o);
+    int r = quota_take(shm, key.hash, label, q, period, (uint64_t)qc->limit,
+                       &o);
+    if (r != QUOTA_OK) {
+        struct shm_limit_stat *ls =
+            shm_limit_stat(shm, SHM_LIMIT_QUOTA |
+                           (qc->id & ~(SHM_LIMIT_RL | SHM_LIMIT_QUOTA)));
+        if (ls != NULL)
+            atomic_fetch_add_explicit(r == QUOTA_FULL ? &ls->full
+                                                      : &ls->evictions,
+                                      1, memory_order_relaxed);
+    }
+    if (r == QUOTA_FULL) {
+        /* no entry free for the key: refused (fail closed), not counted */
+        gw_header(g, "Retry-After: 1");
+        return gw_refuse(g, 429, "quota", "quota exceeded",
+                         "quota %s (key %s): table full", qc->ident, qc->key);
+    }
     if (o.allowed)
         return 0;
     int64_t left = quota_seconds_left(q, period);

@@ -297,11 +297,11 @@ static const struct conf_server *
 take(struct worker *w, const struct conf_pool *pool, size_t i, uint64_t now)
 {
     const struct conf_server *s = &pool->servers[i];
-    struct shm_server *ss = shm_server(w->args->shm, s->slot);
 
-    if (srv_acquire(ss, pool, s, now) < 0)
+    /* one atomic step in the worker's own row: crash-safe */
+    if (srv_acquire(w->args->shm, (unsigned)w->args->row, s->slot, pool, s,
+                    now) < 0)
         return NULL;
-    shm_conn_add(w->args->shm, (unsigned)w->args->row, s->slot, 1);
     return s;
 }
 
@@ -344,8 +344,9 @@ pick_server(struct worker *w, const struct conf_pool *pool,
                                               : srv_passive_down(ss, now));
                 if (pass == 0 && fresh && !ok && srv_passive_down(ss, now))
                     passive_seen = true;
+                int64_t act = -1;
                 if (ok && s->max_conns > 0 &&
-                    atomic_load_explicit(&ss->active, memory_order_relaxed)
+                    (act = srv_active(w->args->shm, s->slot))
                         >= s->max_conns) {
                     ok = false;
                     *full = true;
@@ -354,8 +355,8 @@ pick_server(struct worker *w, const struct conf_pool *pool,
                 nok += ok;
                 if (pool->balance == BAL_LEAST_CONN ||
                     pool->balance == BAL_RANDOM) {
-                    w->pick_active[m] = atomic_load_explicit(
-                        &ss->active, memory_order_relaxed);
+                    w->pick_active[m] = act >= 0 ? act
+                                        : srv_active(w->args->shm, s->slot);
                     unsigned r = pool->slow_start > 0
                                  ? srv_ramp(ss, pool, now) : 1000;
                     w->pick_weight[m] = g->weight[m] * r;
@@ -393,6 +394,5 @@ pick_failed(struct worker *w, const struct conf_pool *pool,
 void
 pick_put(struct worker *w, const struct conf_server *s)
 {
-    srv_release(shm_server(w->args->shm, s->slot));
-    shm_conn_add(w->args->shm, (unsigned)w->args->row, s->slot, -1);
+    srv_release(w->args->shm, (unsigned)w->args->row, s->slot);
 }

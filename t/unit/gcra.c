@@ -5,6 +5,7 @@
 
 #include "gcra.h"
 #include "shm.h"
+#include "siphash.h"
 #include "tap.h"
 
 #define S 1000000000ULL
@@ -90,14 +91,20 @@ test_table(void)
     while (wait(&st) > 0)
         total += WEXITSTATUS(st);
     is_int(total, 100, "4 processes racing on a key pass exactly burst + 1");
-    /* Fill every probe sequence with live keys: takeovers are counted. */
+    /* Fill every probe sequence with live keys: no live key is taken
+     * over (issue 12: that gave it a new burst); new keys are refused. */
+    int full = 0;
     for (uint64_t k = 1000; k < 1200; k++)
-        shm_rl_take(&s, k, now, S, 5, &o);
-    ok(atomic_load(&s.hdr->rl_evictions) > 0,
-       "a full table evicts (%llu)",
-       (unsigned long long)atomic_load(&s.hdr->rl_evictions));
-    shm_rl_take(&s, 999999, now, S, 5, &o);
-    ok(o.allowed && o.remaining == 5, "a new key still gets a full burst");
+        full += shm_rl_take(&s, k, now, S, 5, &o) == SHM_RL_FULL;
+    ok(full > 0 && atomic_load(&s.hdr->rl_evictions) == 0 &&
+       atomic_load(&s.hdr->rl_full) == (uint64_t)full,
+       "a table full of live keys evicts none, refuses new keys (%d)", full);
+    int r = shm_rl_take(&s, 999999, now, S, 5, &o);
+    ok(r == SHM_RL_FULL && !o.allowed && o.retry_ns == S,
+       "a new key is refused, retry in a second");
+    r = shm_rl_take(&s, 999999, now + 10 * S, S, 5, &o);
+    ok(r == SHM_RL_EVICTED && o.allowed && o.remaining == 5,
+       "once the others' TATs passed it takes an expired entry, full burst");
     /* now = 0: the clock is read after the TAT, so processes that race on
      * a limit far above their pace (1e9/s, burst 1e6: 1 ms of tolerance)
      * are never refused, however they are scheduled. */
@@ -119,11 +126,86 @@ test_table(void)
     shm_destroy(&s);
 }
 
+/* Issue 12: flooding the table with new keys never resets a limited
+ * key.  A 64-entry table (probe 8), key L at 1 per minute, burst 1, spent;
+ * 10000 new keys at 1 per second arrive; L stays refused throughout, and
+ * once the flood's entries expire new keys take them over (evictions),
+ * never L's. */
+static void
+test_flood(void)
+{
+    struct shm s;
+    struct gcra_out o;
+    uint64_t now = 100 * S, L = 0x123456789abcdefULL, M = 60 * S;
+
+    memset(&s, 0, sizeof(s));
+    if (!ok(shm_create_rl(&s, 4, 2, 64) == 0, "a 64-entry table"))
+        return;
+    shm_rl_take(&s, L, now, M, 1, &o);
+    shm_rl_take(&s, L, now, M, 1, &o);
+    shm_rl_take(&s, L, now, M, 1, &o);
+    ok(!o.allowed, "L spent its burst");
+    int refused_l = 0, full = 0, evicted = 0;
+    for (int round = 0; round < 10; round++) {
+        uint64_t t = now + (uint64_t)round * 3 * S;
+        for (uint64_t k = 0; k < 1000; k++) {
+            int r = shm_rl_take(&s, (uint64_t)round << 32 | (k + 1), t, S, 0,
+                                &o);
+            full += r == SHM_RL_FULL;
+            evicted += r == SHM_RL_EVICTED;
+        }
+        shm_rl_take(&s, L, t, M, 1, &o);
+        refused_l += !o.allowed;
+    }
+    is_int(refused_l, 10, "L refused after every round of the flood");
+    ok(full > 0 && evicted > 0, "the flood was refused (%d) and took only "
+       "expired entries (%d)", full, evicted);
+    is_int((long long)atomic_load(&s.hdr->rl_evictions), evicted,
+           "evictions counted");
+    is_int((long long)atomic_load(&s.hdr->rl_full), full, "full counted");
+    shm_rl_take(&s, L, now + 2 * M, M, 1, &o);
+    ok(o.allowed, "L passes again when its own TAT allows");
+    shm_destroy(&s);
+}
+
+/* The reference vector of the SipHash paper (key 00..0f, message 00..0e)
+ * and the empty message; pieces hash as their concatenation. */
+static void
+test_siphash(void)
+{
+    unsigned char key[16], msg[64];
+
+    for (int i = 0; i < 16; i++)
+        key[i] = (unsigned char)i;
+    for (int i = 0; i < 64; i++)
+        msg[i] = (unsigned char)i;
+    ok(siphash(key, msg, 0) == 0x726fdb47dd0e0e31ULL, "siphash of \"\"");
+    ok(siphash(key, msg, 15) == 0xa129ca6149be45e5ULL,
+       "siphash of 00..0e (the paper's vector)");
+    int same = 1;
+    for (size_t n = 0; n <= 64; n++)
+        for (size_t a = 0; a <= n; a++)
+            for (size_t b = a; b <= n; b++) {
+                struct siphash h;
+                siphash_init(&h, key);
+                siphash_update(&h, msg, a);
+                siphash_update(&h, msg + a, b - a);
+                siphash_update(&h, msg + b, n - b);
+                if (siphash_final(&h) != siphash(key, msg, n))
+                    same = 0;
+            }
+    ok(same, "any split into three pieces hashes the same");
+    key[0] ^= 1;
+    ok(siphash(key, msg, 15) != 0xa129ca6149be45e5ULL, "another key, another hash");
+}
+
 int
 main(void)
 {
     test_burst();
     test_no_burst();
     test_table();
+    test_flood();
+    test_siphash();
     return done_testing();
 }

@@ -93,16 +93,27 @@ test_take(void)
     /* Across processes: 4 children take 50 each of a key, limit 120. */
     is_int(race(&s, 7, &q, q.month, 120), 120,
            "4 processes racing on a key: exactly the limit pass");
-    /* Full table: a past period's entry goes first, then the smallest. */
+    /* Full table (issue 12): an entry counting in the current period is
+     * never taken from its key; a new key is refused instead. */
+    int full = 0;
     for (uint64_t k = 1000; k < 1200; k++)
-        quota_take(&s, k, "fill", &q, q.day, 1000, &o);
-    ok(atomic_load(&s.hdr->quota_evictions) > 0,
-       "a full table evicts current counts (%llu)",
-       (unsigned long long)atomic_load(&s.hdr->quota_evictions));
-    quota_take(&s, 999999, "new", &q, q.day, 1, &o);
-    ok(o.allowed && o.used == 1, "a new key still gets its quota");
+        full += quota_take(&s, k, "fill", &q, q.day, 1000, &o) == QUOTA_FULL;
+    ok(full > 0 && atomic_load(&s.hdr->quota_evictions) == 0 &&
+       atomic_load(&s.hdr->quota_full) == (uint64_t)full,
+       "a table full of current counts evicts none, refuses (%d)", full);
+    int r = quota_take(&s, 999999, "new", &q, q.day, 1, &o);
+    ok(r == QUOTA_FULL && !o.allowed && o.used == 0,
+       "a new key is refused, not counted");
+    quota_take(&s, 42, "q ip:a", &q2, q2.day, 3, &o);
+    quota_take(&s, 42, "q ip:a", &q2, q2.day, 3, &o);
+    quota_take(&s, 42, "q ip:a", &q2, q2.day, 3, &o);
+    ok(!o.allowed && o.used == 3, "a spent key stays spent through it");
+    /* The next day every entry of yesterday may be taken. */
+    r = quota_take(&s, 999999, "new", &q2, q2.day, 1, &o);
+    ok(r == QUOTA_EVICTED && o.allowed && o.used == 1,
+       "the next day a new key takes a past period's entry, from zero");
     /* A new key that must evict, raced by 4 processes: one count. */
-    is_int(race(&s, 555555, &q, q.day, 120), 120,
+    is_int(race(&s, 555555, &q2, q2.day, 120), 120,
            "4 processes racing on a key that evicts: exactly the limit pass");
     shm_destroy(&s);
 }
@@ -191,11 +202,85 @@ test_state(void)
     shm_destroy(&s4);
 }
 
+/* Issue 12: a quota entry changes hands in one CAS on its key, so a
+ * process killed at any instant leaves no entry half-installed (before,
+ * one killed between marking an entry BUSY and publishing it left it
+ * busy forever).  What a kill can leave: the key published, the label
+ * not (ready 0) -- the entry still counts and is still saved. */
+static void
+test_killed_install(void)
+{
+    struct shm s;
+    struct shm_sizes z = { 4, 2, 4, 64, 16 };     /* one probe sequence */
+    struct quota_now q, y;
+    struct quota_out o;
+
+    memset(&s, 0, sizeof(s));
+    shm_create_sized(&s, &z);
+    quota_now_at(&q, T0);
+    quota_now_at(&y, T0 - 86400);
+    for (uint64_t k = 1; k <= 16; k++)
+        quota_take(&s, k, "old", &y, y.day, 10, &o);
+    /* The kill: a process took entry 5's key (one CAS) and died before
+     * writing the label. */
+    struct shm_quota_entry *e = &s.quota[5];
+    uint64_t k5 = atomic_load(&e->key);
+    ok(atomic_compare_exchange_strong(&e->key, &k5, 777) , "a takeover: one CAS");
+    atomic_store(&e->ready, 0);
+    int r = quota_take(&s, 777, "late ip:x", &q, q.day, 10, &o);
+    ok(r == QUOTA_OK && o.allowed && o.used == 1,
+       "the key the killed process installed counts from zero");
+    quota_take(&s, 777, "late ip:x", &q, q.day, 10, &o);
+    is_int(o.used, 2, "and goes on counting in the same entry");
+    int n777 = 0;
+    for (int i = 0; i < 16; i++)
+        n777 += atomic_load(&s.quota[i].key) == 777;
+    is_int(n777, 1, "one entry for the key");
+    char dir[64], path[128], err[256], text[2048] = "";
+    snprintf(dir, sizeof(dir), "/tmp/cerb-quota-k%ld", (long)getpid());
+    mkdir(dir, 0700);
+    snprintf(path, sizeof(path), "%s/q.state", dir);
+    is_int(quota_save(&s, path, T0, err, sizeof(err)), 1,
+           "the entry is saved though its label was never written");
+    FILE *f = fopen(path, "r");
+    size_t n = f ? fread(text, 1, sizeof(text) - 1, f) : 0;
+    text[n] = '\0';
+    if (f)
+        fclose(f);
+    ok(strstr(text, " 2 ?\n") != NULL, "with \"?\" for a label");
+    /* The hash key goes with the file, so the hashes match next run. */
+    struct shm s2;
+    size_t bad;
+    memset(&s2, 0, sizeof(s2));
+    shm_create_sized(&s2, &z);
+    ok(memcmp(s2.hdr->quota_hash_key, s.hdr->quota_hash_key, 16) != 0,
+       "each start draws its own key");
+    ok(quota_load(&s2, path, T0, &bad, err, sizeof(err)) == 1 && bad == 0 &&
+       memcmp(s2.hdr->quota_hash_key, s.hdr->quota_hash_key, 16) == 0,
+       "loading a state file takes its key");
+    /* A file of an older version (no key line): its hashes are unkeyed,
+     * its lines skipped. */
+    f = fopen(path, "w");
+    fputs("# cerberus quota state 1\n0000000000000309 20780 2 old\n", f);
+    fclose(f);
+    struct shm s3;
+    memset(&s3, 0, sizeof(s3));
+    shm_create_sized(&s3, &z);
+    ok(quota_load(&s3, path, T0, &bad, err, sizeof(err)) == 0 && bad == 1,
+       "a file without a key: its lines skipped (%zu)", bad);
+    unlink(path);
+    rmdir(dir);
+    shm_destroy(&s);
+    shm_destroy(&s2);
+    shm_destroy(&s3);
+}
+
 int
 main(void)
 {
     test_periods();
     test_take();
     test_state();
+    test_killed_install();
     return done_testing();
 }

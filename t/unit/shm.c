@@ -4,7 +4,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <signal.h>
+#include <time.h>
+
 #include "shm.h"
+#include "srv.h"
 #include "tap.h"
 
 static int
@@ -78,6 +82,8 @@ test_bind(void)
            "binding again in the same generation: same slot");
 
     /* Live counters and state on the api slot. */
+    shm_row_open(&s, 0);
+    shm_row_open(&s, 2);
     shm_conn_add(&s, 0, 2, 3);
     shm_conn_add(&s, 2, 2, 4);
     atomic_store(&shm_server(&s, 2)->requests, 99);
@@ -168,6 +174,7 @@ test_rows(void)
     }
     /* Row r adds (r+1)*(slot+1) to each slot. */
     for (unsigned r = 0; r < 4; r++) {
+        shm_row_open(&s, r);
         for (unsigned slot = 0; slot < 3; slot++) {
             shm_conn_add(&s, r, slot, (r + 1) * (slot + 1) + 1);
             shm_conn_add(&s, r, slot, -1);
@@ -217,6 +224,8 @@ test_fork(void)
 
     shm_create(&s, 16, 8);
     int slot = shm_server_bind(&s, "web", "127.0.0.1:8080", 1, 1);
+    shm_row_open(&s, 0);
+    shm_row_open(&s, 5);
     shm_conn_add(&s, 0, (unsigned)slot, 2);     /* the parent's own row */
     fflush(stdout);
     fflush(stderr);
@@ -251,6 +260,109 @@ test_fork(void)
     shm_destroy(&s);
 }
 
+/* Issue 12: a worker killed between the two halves of a count (the
+ * server's total, then its row's cell) used to leak one active request
+ * forever.  A count is now one atomic add in the worker's own row, and
+ * the total the sum of the rows: whatever instant a worker dies at, the
+ * master's shm_row_zero leaves exactly what the live rows hold. */
+static void
+test_crash_windows(void)
+{
+    struct shm s;
+    struct conf_pool pool;
+    struct conf_server sv;
+
+    shm_create(&s, 8, 8);
+    memset(&pool, 0, sizeof(pool));
+    memset(&sv, 0, sizeof(sv));
+    pool.name = "p";
+    sv.address = "10.0.0.1:80";
+    sv.slot = (uint32_t)shm_server_bind(&s, "p", "10.0.0.1:80", 1, 1);
+    for (unsigned r = 0; r < 8; r++)
+        shm_row_open(&s, r);
+
+    /* The step by step: every point a SIGKILL can land on. */
+    ok(srv_acquire(&s, 1, sv.slot, &pool, &sv, 0) == 0, "row 1 acquires");
+    is_int(srv_active(&s, sv.slot), 1, "active 1: in the same step as the "
+           "row's cell");
+    is_int(atomic_load(shm_conn_cell(&s, 1, sv.slot)), 1, "row 1 holds it");
+    shm_row_zero(&s, 1);        /* killed after acquire */
+    is_int(srv_active(&s, sv.slot), 0, "killed after acquire: 0 after repair");
+    srv_acquire(&s, 2, sv.slot, &pool, &sv, 0);
+    srv_acquire(&s, 3, sv.slot, &pool, &sv, 0);
+    srv_release(&s, 2, sv.slot);
+    shm_row_zero(&s, 2);        /* killed after release */
+    is_int(srv_active(&s, sv.slot), 1, "killed after release: row 3's 1 stays");
+    shm_row_zero(&s, 3);
+    /* max_conns: the refused attempt leaves nothing behind. */
+    sv.max_conns = 1;
+    ok(srv_acquire(&s, 4, sv.slot, &pool, &sv, 0) == 0 &&
+       srv_acquire(&s, 5, sv.slot, &pool, &sv, 0) < 0,
+       "max_conns 1: the second is refused");
+    is_int(atomic_load(shm_conn_cell(&s, 5, sv.slot)), 0,
+           "the refused row holds nothing");
+    shm_row_zero(&s, 4);
+    is_int(srv_active(&s, sv.slot), 0, "and after row 4's repair, 0");
+
+    /* Real kills at random instants: 4 children (rows 1-4) acquire and
+     * release as fast as they can, max_conns 3; each is SIGKILLed at some
+     * point, its row repaired; the parent (row 0) holds 1 throughout. */
+    sv.max_conns = 3;
+    ok(srv_acquire(&s, 0, sv.slot, &pool, &sv, 0) == 0, "the parent holds 1");
+    pid_t kids[4];
+    for (int c = 0; c < 4; c++) {
+        kids[c] = fork();
+        if (kids[c] == 0) {
+            for (;;) {
+                if (srv_acquire(&s, (unsigned)c + 1, sv.slot, &pool, &sv,
+                                0) == 0)
+                    srv_release(&s, (unsigned)c + 1, sv.slot);
+            }
+        }
+    }
+    int exact = 1;
+    for (int c = 0; c < 4; c++) {
+        struct timespec ts = { 0, 2000000 + 1000000 * c };
+        nanosleep(&ts, NULL);
+        kill(kids[c], SIGKILL);
+        waitpid(kids[c], NULL, 0);
+        shm_row_zero(&s, (unsigned)c + 1);
+        /* the rows still running may hold 0 or 1 each */
+        int64_t a = srv_active(&s, sv.slot);
+        if (a < 1 || a > 1 + (3 - c))
+            exact = 0;
+    }
+    ok(exact, "each kill, once repaired, leaves no stray count");
+    is_int(srv_active(&s, sv.slot), 1,
+           "all killed and repaired: exactly the parent's 1");
+    srv_release(&s, 0, sv.slot);
+    is_int(srv_active(&s, sv.slot), 0, "released: 0");
+
+    /* max_conns under a race: what is held (counted after a successful
+     * acquire, uncounted before its release) never passes 3. */
+    _Atomic uint32_t *held = &shm_server(&s, sv.slot)->checks_ok;
+    _Atomic uint32_t *over = &shm_server(&s, sv.slot)->checks_failed;
+    for (int c = 0; c < 4; c++) {
+        if (fork() == 0) {
+            for (int i = 0; i < 20000; i++)
+                if (srv_acquire(&s, (unsigned)c + 1, sv.slot, &pool, &sv,
+                                0) == 0) {
+                    if (atomic_fetch_add(held, 1) >= 3)
+                        atomic_fetch_add(over, 1);
+                    atomic_fetch_sub(held, 1);
+                    srv_release(&s, (unsigned)c + 1, sv.slot);
+                }
+            _exit(0);
+        }
+    }
+    while (wait(NULL) > 0)
+        ;
+    is_int(atomic_load(over), 0, "4 processes racing: max_conns 3 never "
+           "exceeded");
+    is_int(srv_active(&s, sv.slot), 0, "and all released: 0");
+    shm_destroy(&s);
+}
+
 int
 main(void)
 {
@@ -264,5 +376,6 @@ main(void)
     test_long_keys();
     test_rows();
     test_fork();
+    test_crash_windows();
     return done_testing();
 }
