@@ -8,9 +8,11 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "arena.h"
+#include "http_parse.h"
 #include "units.h"
 
 struct conf_ctx {
@@ -116,6 +118,95 @@ struct conf *
 conf_ctx_conf(struct conf_ctx *ctx)
 {
     return ctx->conf;
+}
+
+/* Optimal string alignment distance (Damerau-Levenshtein with adjacent
+ * transpositions), of names short enough to be keys; large past 63. */
+static size_t
+edit_distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    size_t d[64][64];
+
+    if (la >= 64 || lb >= 64)
+        return 64;
+    for (size_t i = 0; i <= la; i++)
+        d[i][0] = i;
+    for (size_t j = 0; j <= lb; j++)
+        d[0][j] = j;
+    for (size_t i = 1; i <= la; i++)
+        for (size_t j = 1; j <= lb; j++) {
+            size_t cost = a[i - 1] != b[j - 1];
+            size_t v = d[i - 1][j] + 1;
+            if (d[i][j - 1] + 1 < v)
+                v = d[i][j - 1] + 1;
+            if (d[i - 1][j - 1] + cost < v)
+                v = d[i - 1][j - 1] + cost;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] &&
+                a[i - 2] == b[j - 1] && d[i - 2][j - 2] + 1 < v)
+                v = d[i - 2][j - 2] + 1;
+            d[i][j] = v;
+        }
+    return d[la][lb];
+}
+
+const char *
+conf_nearest(const char *word, const void *table, size_t stride)
+{
+    size_t len = strlen(word);
+    /* At most 2 edits, and at most a third of the word: "tsl" may be
+     * "tls", "ab" is nobody's typo. */
+    size_t limit = len / 3 < 2 ? len / 3 : 2;
+    const char *best = NULL;
+    size_t bestd = limit + 1;
+    bool tie = false;
+
+    for (const char *p = table; *(const char *const *)p != NULL; p += stride) {
+        const char *cand = *(const char *const *)p;
+        if (strcmp(word, cand) == 0)
+            return NULL;
+        if (strcasecmp(word, cand) == 0)
+            return cand;            /* "get" is "GET", however short */
+    }
+    for (const char *p = table; *(const char *const *)p != NULL; p += stride) {
+        const char *cand = *(const char *const *)p;
+        size_t dist = edit_distance(word, cand);
+        if (dist < bestd) {
+            best = cand;
+            bestd = dist;
+            tie = false;
+        } else if (dist == bestd && best != NULL && strcmp(best, cand) != 0) {
+            tie = true;
+        }
+    }
+    return tie ? NULL : best;
+}
+
+/* " (did you mean "x"?)", or "" when no name is clearly nearest. */
+static const char *
+suggest(char *buf, size_t len, const char *word, const void *table,
+        size_t stride)
+{
+    const char *n = conf_nearest(word, table, stride);
+
+    if (n == NULL)
+        snprintf(buf, len, "%s", "");
+    else
+        snprintf(buf, len, " (did you mean \"%s\"?)", n);
+    return buf;
+}
+
+bool
+conf_method_known(const char *m, char *hint, size_t len)
+{
+    for (size_t i = 0; http_methods[i].name != NULL; i++)
+        if (strcmp(m, http_methods[i].name) == 0)
+            return true;
+    suggest(hint, len, m, http_methods, sizeof(*http_methods));
+    if (hint[0] == '\0')
+        snprintf(hint, len, " (expected one of GET, HEAD, POST, PUT, DELETE, "
+                 "CONNECT, OPTIONS, TRACE, PATCH)");
+    return false;
 }
 
 static struct conf_src
@@ -402,9 +493,11 @@ parse_scalar(struct conf_ctx *ctx, const struct conf_key *k,
         for (int i = 0; k->choices[i] != NULL && off < sizeof(list); i++)
             off += (size_t)snprintf(list + off, sizeof(list) - off, "%s\"%s\"",
                                     i ? ", " : "", k->choices[i]);
+        char sb[128];
         if (t != NULL)
             setting_error(ctx, s, path, "invalid value \"%s\" (expected one "
-                          "of %s)", t, list);
+                          "of %s)%s", t, list, suggest(sb, sizeof(sb), t,
+                          k->choices, sizeof(*k->choices)));
         else
             setting_error(ctx, s, path, "expected one of %s, got %s", list,
                           type_name(config_setting_type(s)));
@@ -649,11 +742,14 @@ parse_section(struct conf_ctx *ctx, const struct conf_section *sec,
             k++;
         if (k->name == NULL) {
             struct conf_src ms = src_of(ctx, m);
+            char sb[128];
+            const char *hint = suggest(sb, sizeof(sb), name, sec->keys,
+                                       sizeof(*sec->keys));
             if (path[0])
-                conf_error(ctx, &ms, "%s: unknown key \"%s\" in %s", path,
-                           name, sec->name);
+                conf_error(ctx, &ms, "%s: unknown key \"%s\" in %s%s", path,
+                           name, sec->name, hint);
             else
-                conf_error(ctx, &ms, "unknown key \"%s\"", name);
+                conf_error(ctx, &ms, "unknown key \"%s\"%s", name, hint);
         }
     }
     for (const struct conf_key *k = sec->keys; k->name != NULL; k++) {

@@ -47,6 +47,17 @@ struct rx *conf_regex_compile(struct conf_ctx *ctx, const struct conf_src *src,
                               const char *what, const char *key,
                               const char *pattern);
 
+/* The name in table (NULL-terminated entries stride bytes apart, each
+ * starting with its name) clearly nearest to word: at most 2 edits and a
+ * third of its length, or a case difference ("get" for "GET"); NULL when
+ * none is, or two are as near, or word is in the table. */
+const char *conf_nearest(const char *word, const void *table, size_t stride);
+
+/* Whether m is a method cerberus knows (http_methods: case-sensitive, no
+ * extension methods); if not, hint holds " (did you mean \"GET\"?)" or the
+ * list of known ones. */
+bool conf_method_known(const char *m, char *hint, size_t len);
+
 const char *conf_enum_name(const struct conf_section *sec, const char *key,
                            int value);
 const char *conf_balance_name(int balance);

@@ -697,10 +697,15 @@ route_check(struct conf_ctx *ctx, void *obj, const char *path)
             conf_error(ctx, &r->src, "%s.host: invalid host \"%s\" (a name, "
                        "*.domain or [IPv6], without a port)", path, r->host);
     }
-    for (size_t i = 0; i < r->nmethods; i++)
+    for (size_t i = 0; i < r->nmethods; i++) {
+        char hint[128];
         if (!is_token(r->methods[i]))
             conf_error(ctx, &r->src, "%s.methods: invalid method \"%s\"", path,
                        r->methods[i]);
+        else if (!conf_method_known(r->methods[i], hint, sizeof(hint)))
+            conf_error(ctx, &r->src, "%s.methods: unknown method \"%s\"%s",
+                       path, r->methods[i], hint);
+    }
     r->header_re = arena_calloc(conf_ctx_arena(ctx), r->nheaders + 1,
                                 sizeof(*r->header_re));
     for (size_t i = 0; i < r->nheaders; i++) {
