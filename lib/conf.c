@@ -2,6 +2,7 @@
 #include "conf.h"
 
 #define PCRE2_CODE_UNIT_WIDTH 8
+#include <ctype.h>
 #include <errno.h>
 #include <libconfig.h>
 #include <pcre2.h>
@@ -777,6 +778,134 @@ parse_section(struct conf_ctx *ctx, const struct conf_section *sec,
         sec->check(ctx, obj, path);
 }
 
+/* Line n (from 1) of the file at path, without its newline; false past
+ * the end. */
+static bool
+file_line(const char *path, int n, char *out, size_t len)
+{
+    FILE *f = fopen(path, "r");
+    int at = 0;
+    bool found = false;
+
+    out[0] = '\0';
+    if (f == NULL || n < 1) {
+        if (f != NULL)
+            fclose(f);
+        return false;
+    }
+    while (fgets(out, (int)len, f) != NULL) {
+        size_t l = strlen(out);
+        bool whole = l > 0 && out[l - 1] == '\n';
+        if (whole)
+            out[--l] = '\0';
+        if (whole || feof(f))
+            at++;
+        if (at == n) {
+            found = true;
+            break;
+        }
+    }
+    fclose(f);
+    if (!found)
+        out[0] = '\0';
+    return found;
+}
+
+/* The names set on a line ("name =" or "name:"), in order; returns how
+ * many (at most max), each a pointer into line, its length in lens. */
+static size_t
+line_names(const char *line, const char **names, size_t *lens, size_t max)
+{
+    size_t n = 0;
+    bool in_str = false;
+
+    for (const char *p = line; *p && n < max; p++) {
+        if (*p == '"' && (p == line || p[-1] != '\\'))
+            in_str = !in_str;
+        if (in_str || !(isalpha((unsigned char)*p) || *p == '*') ||
+            (p > line && (isalnum((unsigned char)p[-1]) || p[-1] == '_' ||
+                          p[-1] == '-' || p[-1] == '*')))
+            continue;
+        const char *e = p;
+        while (isalnum((unsigned char)*e) || *e == '_' || *e == '-' ||
+               *e == '*')
+            e++;
+        const char *q = e;
+        while (*q == ' ' || *q == '\t')
+            q++;
+        if (*q == '=' || *q == ':') {
+            names[n] = p;
+            lens[n++] = (size_t)(e - p);
+        }
+        p = e - 1;
+    }
+    return n;
+}
+
+/* libconfig's terse messages, made to say what they are about from the
+ * text at the line they name. */
+static void
+libconfig_error(const char *file, int line, const char *text, char *out,
+                size_t len)
+{
+    char l[1024], prev[1024];
+
+    bool have = file_line(file, line, l, sizeof(l));
+    if (strcmp(text, "duplicate setting name") == 0 && have) {
+        /* The name set on this line that was set before: on this line
+         * first, else on an earlier one. */
+        const char *names[32];
+        size_t lens[32];
+        size_t n = line_names(l, names, lens, 32);
+        for (size_t i = n; i-- > 0; ) {
+            bool dup = false;
+            for (size_t j = 0; j < i && !dup; j++)
+                dup = lens[j] == lens[i] &&
+                      memcmp(names[j], names[i], lens[i]) == 0;
+            for (int k = 1; k < line && !dup; k++) {
+                const char *pn[32];
+                size_t pl[32];
+                if (!file_line(file, k, prev, sizeof(prev)))
+                    break;
+                size_t m = line_names(prev, pn, pl, 32);
+                for (size_t j = 0; j < m && !dup; j++)
+                    dup = pl[j] == lens[i] &&
+                          memcmp(pn[j], names[i], lens[i]) == 0;
+            }
+            if (dup) {
+                snprintf(out, len, "%s:%d: duplicate setting \"%.*s\"", file,
+                         line, (int)lens[i], names[i]);
+                return;
+            }
+        }
+        snprintf(out, len, "%s:%d: duplicate setting", file, line);
+        return;
+    }
+    if (strcmp(text, "cannot open include file") == 0 && have) {
+        const char *p = strstr(l, "@include");
+        const char *q = p ? strchr(p, '"') : NULL;
+        const char *e = q ? strchr(q + 1, '"') : NULL;
+        if (e != NULL) {
+            snprintf(out, len, "%s:%d: cannot open include file \"%.*s\"",
+                     file, line, (int)(e - q - 1), q + 1);
+            return;
+        }
+    }
+    if (strcmp(text, "syntax error") == 0) {
+        const char *p = l;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if (!have || *p == '\0')
+            snprintf(out, len, "%s:%d: syntax error at the end of the file "
+                     "(an unclosed string, group or list?)", file, line);
+        else
+            snprintf(out, len, "%s:%d: syntax error in: %.72s%s", file,
+                     line, p, strlen(p) > 72 ? "..." : "");
+        return;
+    }
+    snprintf(out, len, "%s:%d: %s", file, line, text);
+}
+
 struct conf *
 conf_load(const char *path, struct conf_errors *errs)
 {
@@ -811,14 +940,15 @@ conf_load(const char *path, struct conf_errors *errs)
         snprintf(ctx.incdir, sizeof(ctx.incdir), "%s", dir[0] ? dir : "");
     }
     if (config_read_file(&cfg, path) != CONFIG_TRUE) {
-        char buf[4200];
+        char buf[8400 + 1200];
         const char *f = config_error_file(&cfg);
+        char full[8200];
         if (f != NULL && f[0] != '/' && strcmp(f, path) != 0 && ctx.incdir[0])
-            snprintf(buf, sizeof(buf), "%s/%s:%d: %s", ctx.incdir, f,
-                     config_error_line(&cfg), config_error_text(&cfg));
+            snprintf(full, sizeof(full), "%s/%s", ctx.incdir, f);
         else
-            snprintf(buf, sizeof(buf), "%s:%d: %s", f ? f : path,
-                     config_error_line(&cfg), config_error_text(&cfg));
+            snprintf(full, sizeof(full), "%s", f ? f : path);
+        libconfig_error(full, config_error_line(&cfg),
+                        config_error_text(&cfg), buf, sizeof(buf));
         errors_add(errs, buf);
         config_destroy(&cfg);
         arena_free(a);
