@@ -26,6 +26,7 @@ struct conf_ctx {
     const char *file[16];
     int nfiles;
     char incdir[4096];
+    const config_setting_t *checking;   /* the group sec->check looks at */
 };
 
 static void
@@ -239,6 +240,16 @@ src_of(struct conf_ctx *ctx, const config_setting_t *s)
         ctx->file[ctx->nfiles++] = src.file;
     }
     return src;
+}
+
+struct conf_src
+conf_key_src(struct conf_ctx *ctx, const struct conf_src *section,
+             const char *key)
+{
+    const config_setting_t *m = ctx->checking
+                              ? config_setting_get_member(ctx->checking, key)
+                              : NULL;
+    return m != NULL ? src_of(ctx, m) : *section;
 }
 
 static void
@@ -774,8 +785,12 @@ parse_section(struct conf_ctx *ctx, const struct conf_section *sec,
         }
         parse_key(ctx, k, m, obj, kpath);
     }
-    if (sec->check != NULL)
+    if (sec->check != NULL) {
+        const config_setting_t *was = ctx->checking;
+        ctx->checking = g;
         sec->check(ctx, obj, path);
+        ctx->checking = was;
+    }
 }
 
 /* Line n (from 1) of the file at path, without its newline; false past

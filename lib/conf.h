@@ -33,6 +33,10 @@ const struct conf_section *conf_root_section(void);
 void conf_error(struct conf_ctx *ctx, const struct conf_src *src,
                 const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 struct arena *conf_ctx_arena(struct conf_ctx *ctx);
+/* In a check function: where key of the section being checked was set
+ * (its file and line), or section when it was not. */
+struct conf_src conf_key_src(struct conf_ctx *ctx,
+                             const struct conf_src *section, const char *key);
 /* A feature not in this release: refused rather than silently ignored. */
 void conf_unsupported(struct conf_ctx *ctx, const struct conf_src *src,
                       const char *where, const char *what);

@@ -834,12 +834,14 @@ root_check(struct conf_ctx *ctx, void *obj, const char *path)
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         c->workers = n < 1 ? 1 : n > CERB_MAX_WORKERS ? CERB_MAX_WORKERS : n;
     }
+    struct conf_src us = conf_key_src(ctx, &c->src, "user");
+    struct conf_src gs = conf_key_src(ctx, &c->src, "group");
     if (c->user != NULL && getpwnam(c->user) == NULL)
-        conf_error(ctx, &c->src, "user: unknown user \"%s\"", c->user);
+        conf_error(ctx, &us, "user: unknown user \"%s\"", c->user);
     if (c->group != NULL && getgrnam(c->group) == NULL)
-        conf_error(ctx, &c->src, "group: unknown group \"%s\"", c->group);
+        conf_error(ctx, &gs, "group: unknown group \"%s\"", c->group);
     if (c->group != NULL && c->user == NULL)
-        conf_error(ctx, &c->src, "group: needs user");
+        conf_error(ctx, &gs, "group: needs user");
     if (c->nlisteners > CERB_MAX_LISTENERS)
         conf_error(ctx, &c->src, "listeners: at most %d listeners",
                    CERB_MAX_LISTENERS);
