@@ -246,8 +246,10 @@ dry_path(const char *what, const char *path, bool is_default, const char *fix,
                 "default: %s)\n", what, path, log_file_error(e), fix);
         return 0;
     }
+    /* As the opener would say it: log_file_error for a log (a symbolic
+     * link is refused), strerror for the pid file (pidfile_create). */
     snprintf(err, len, "cannot open %s %s: %s", what, path,
-             e == ELOOP ? log_file_error(e) : strerror(e));
+             strcmp(what, "pid file") == 0 ? strerror(e) : log_file_error(e));
     return -1;
 }
 

@@ -80,6 +80,11 @@ both('link.conf', conf(error_log => "$d/link.log"),
      "cerberus: cannot open error log $d/link.log: it is a symbolic link (refused)\n",
      'error log is a symbolic link');
 
+symlink("$d/elsewhere.pid", "$d/link.pid") or die $!;
+both('pidlink.conf', conf(pid => "$d/link.pid"),
+     "cerberus: cannot open pid file $d/link.pid: Too many levels of symbolic links\n",
+     'pid file is a symbolic link');
+
 # state_dir, when quotas need it.
 my $quota = <<'EOQ';
 routes = ( { path_prefix = "/"; return = { status = 200; };
