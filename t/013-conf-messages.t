@@ -59,6 +59,10 @@ check_err('enum3.conf', "$L" . "log_level = \"loud\";\n",
           "%F:2: log_level: invalid value \"loud\" (expected one of \"debug\", \"info\", \"notice\", \"warn\", \"error\", \"crit\", \"alert\")\n",
           'an enum value near none: the list only');
 
+check_err('lkey.conf', "$L" . "routes = ( { path_prefix = \"/\"; return = { };\n  rate_limit = { key = \"consumr\"; rate = \"10/s\"; }; } );\n",
+          "%F:3: routes[0].rate_limit: key: \"consumr\" is not ip, consumer, header:NAME or jwt:CLAIM (did you mean \"consumer\"?)\n",
+          'a rate limit key kind');
+
 # ---- methods ------------------------------------------------------------------------
 check_err('m1.conf', "$L" . "routes = ( { methods = [\"GET\", \"GETT\"]; return = { }; } );\n",
           "%F:2: routes[0].methods: unknown method \"GETT\" (did you mean \"GET\"?)\n", 'GETT');
