@@ -837,6 +837,8 @@ line_names(const char *line, const char **names, size_t *lens, size_t max)
     for (const char *p = line; *p && n < max; p++) {
         if (*p == '"' && (p == line || p[-1] != '\\'))
             in_str = !in_str;
+        if (!in_str && (*p == '#' || (p[0] == '/' && p[1] == '/')))
+            break;              /* a comment to the end of the line */
         if (in_str || !(isalpha((unsigned char)*p) || *p == '*') ||
             (p > line && (isalnum((unsigned char)p[-1]) || p[-1] == '_' ||
                           p[-1] == '-' || p[-1] == '*')))
