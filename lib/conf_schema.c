@@ -842,8 +842,9 @@ root_check(struct conf_ctx *ctx, void *obj, const char *path)
         conf_error(ctx, &gs, "group: unknown group \"%s\"", c->group);
     if (c->group != NULL && c->user == NULL)
         conf_error(ctx, &gs, "group: needs user");
+    struct conf_src ls = conf_key_src(ctx, &c->src, "listeners");
     if (c->nlisteners > CERB_MAX_LISTENERS)
-        conf_error(ctx, &c->src, "listeners: at most %d listeners",
+        conf_error(ctx, &ls, "listeners: at most %d listeners",
                    CERB_MAX_LISTENERS);
 
     for (size_t i = 0; i < c->nlisteners; i++) {
