@@ -2,15 +2,18 @@
 #include "conf.h"
 
 #define PCRE2_CODE_UNIT_WIDTH 8
+#include <ctype.h>
 #include <errno.h>
 #include <libconfig.h>
 #include <pcre2.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "arena.h"
+#include "http_parse.h"
 #include "units.h"
 
 struct conf_ctx {
@@ -23,6 +26,7 @@ struct conf_ctx {
     const char *file[16];
     int nfiles;
     char incdir[4096];
+    const config_setting_t *checking;   /* the group sec->check looks at */
 };
 
 static void
@@ -118,6 +122,95 @@ conf_ctx_conf(struct conf_ctx *ctx)
     return ctx->conf;
 }
 
+/* Optimal string alignment distance (Damerau-Levenshtein with adjacent
+ * transpositions), of names short enough to be keys; large past 63. */
+static size_t
+edit_distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    size_t d[64][64];
+
+    if (la >= 64 || lb >= 64)
+        return 64;
+    for (size_t i = 0; i <= la; i++)
+        d[i][0] = i;
+    for (size_t j = 0; j <= lb; j++)
+        d[0][j] = j;
+    for (size_t i = 1; i <= la; i++)
+        for (size_t j = 1; j <= lb; j++) {
+            size_t cost = a[i - 1] != b[j - 1];
+            size_t v = d[i - 1][j] + 1;
+            if (d[i][j - 1] + 1 < v)
+                v = d[i][j - 1] + 1;
+            if (d[i - 1][j - 1] + cost < v)
+                v = d[i - 1][j - 1] + cost;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] &&
+                a[i - 2] == b[j - 1] && d[i - 2][j - 2] + 1 < v)
+                v = d[i - 2][j - 2] + 1;
+            d[i][j] = v;
+        }
+    return d[la][lb];
+}
+
+const char *
+conf_nearest(const char *word, const void *table, size_t stride)
+{
+    size_t len = strlen(word);
+    /* At most 2 edits, and at most a third of the word: "tsl" may be
+     * "tls", "ab" is nobody's typo. */
+    size_t limit = len / 3 < 2 ? len / 3 : 2;
+    const char *best = NULL;
+    size_t bestd = limit + 1;
+    bool tie = false;
+
+    for (const char *p = table; *(const char *const *)p != NULL; p += stride) {
+        const char *cand = *(const char *const *)p;
+        if (strcmp(word, cand) == 0)
+            return NULL;
+        if (strcasecmp(word, cand) == 0)
+            return cand;            /* "get" is "GET", however short */
+    }
+    for (const char *p = table; *(const char *const *)p != NULL; p += stride) {
+        const char *cand = *(const char *const *)p;
+        size_t dist = edit_distance(word, cand);
+        if (dist < bestd) {
+            best = cand;
+            bestd = dist;
+            tie = false;
+        } else if (dist == bestd && best != NULL && strcmp(best, cand) != 0) {
+            tie = true;
+        }
+    }
+    return tie ? NULL : best;
+}
+
+/* " (did you mean "x"?)", or "" when no name is clearly nearest. */
+static const char *
+suggest(char *buf, size_t len, const char *word, const void *table,
+        size_t stride)
+{
+    const char *n = conf_nearest(word, table, stride);
+
+    if (n == NULL)
+        snprintf(buf, len, "%s", "");
+    else
+        snprintf(buf, len, " (did you mean \"%s\"?)", n);
+    return buf;
+}
+
+bool
+conf_method_known(const char *m, char *hint, size_t len)
+{
+    for (size_t i = 0; http_methods[i].name != NULL; i++)
+        if (strcmp(m, http_methods[i].name) == 0)
+            return true;
+    suggest(hint, len, m, http_methods, sizeof(*http_methods));
+    if (hint[0] == '\0')
+        snprintf(hint, len, " (expected one of GET, HEAD, POST, PUT, DELETE, "
+                 "CONNECT, OPTIONS, TRACE, PATCH)");
+    return false;
+}
+
 static struct conf_src
 src_of(struct conf_ctx *ctx, const config_setting_t *s)
 {
@@ -147,6 +240,16 @@ src_of(struct conf_ctx *ctx, const config_setting_t *s)
         ctx->file[ctx->nfiles++] = src.file;
     }
     return src;
+}
+
+struct conf_src
+conf_key_src(struct conf_ctx *ctx, const struct conf_src *section,
+             const char *key)
+{
+    const config_setting_t *m = ctx->checking
+                              ? config_setting_get_member(ctx->checking, key)
+                              : NULL;
+    return m != NULL ? src_of(ctx, m) : *section;
 }
 
 static void
@@ -402,9 +505,11 @@ parse_scalar(struct conf_ctx *ctx, const struct conf_key *k,
         for (int i = 0; k->choices[i] != NULL && off < sizeof(list); i++)
             off += (size_t)snprintf(list + off, sizeof(list) - off, "%s\"%s\"",
                                     i ? ", " : "", k->choices[i]);
+        char sb[128];
         if (t != NULL)
             setting_error(ctx, s, path, "invalid value \"%s\" (expected one "
-                          "of %s)", t, list);
+                          "of %s)%s", t, list, suggest(sb, sizeof(sb), t,
+                          k->choices, sizeof(*k->choices)));
         else
             setting_error(ctx, s, path, "expected one of %s, got %s", list,
                           type_name(config_setting_type(s)));
@@ -649,11 +754,14 @@ parse_section(struct conf_ctx *ctx, const struct conf_section *sec,
             k++;
         if (k->name == NULL) {
             struct conf_src ms = src_of(ctx, m);
+            char sb[128];
+            const char *hint = suggest(sb, sizeof(sb), name, sec->keys,
+                                       sizeof(*sec->keys));
             if (path[0])
-                conf_error(ctx, &ms, "%s: unknown key \"%s\" in %s", path,
-                           name, sec->name);
+                conf_error(ctx, &ms, "%s: unknown key \"%s\" in %s%s", path,
+                           name, sec->name, hint);
             else
-                conf_error(ctx, &ms, "unknown key \"%s\"", name);
+                conf_error(ctx, &ms, "unknown key \"%s\"%s", name, hint);
         }
     }
     for (const struct conf_key *k = sec->keys; k->name != NULL; k++) {
@@ -677,8 +785,142 @@ parse_section(struct conf_ctx *ctx, const struct conf_section *sec,
         }
         parse_key(ctx, k, m, obj, kpath);
     }
-    if (sec->check != NULL)
+    if (sec->check != NULL) {
+        const config_setting_t *was = ctx->checking;
+        ctx->checking = g;
         sec->check(ctx, obj, path);
+        ctx->checking = was;
+    }
+}
+
+/* Line n (from 1) of the file at path, without its newline; false past
+ * the end. */
+static bool
+file_line(const char *path, int n, char *out, size_t len)
+{
+    FILE *f = fopen(path, "r");
+    int at = 0;
+    bool found = false;
+
+    out[0] = '\0';
+    if (f == NULL || n < 1) {
+        if (f != NULL)
+            fclose(f);
+        return false;
+    }
+    while (fgets(out, (int)len, f) != NULL) {
+        size_t l = strlen(out);
+        bool whole = l > 0 && out[l - 1] == '\n';
+        if (whole)
+            out[--l] = '\0';
+        if (whole || feof(f))
+            at++;
+        if (at == n) {
+            found = true;
+            break;
+        }
+    }
+    fclose(f);
+    if (!found)
+        out[0] = '\0';
+    return found;
+}
+
+/* The names set on a line ("name =" or "name:"), in order; returns how
+ * many (at most max), each a pointer into line, its length in lens. */
+static size_t
+line_names(const char *line, const char **names, size_t *lens, size_t max)
+{
+    size_t n = 0;
+    bool in_str = false;
+
+    for (const char *p = line; *p && n < max; p++) {
+        if (*p == '"' && (p == line || p[-1] != '\\'))
+            in_str = !in_str;
+        if (!in_str && (*p == '#' || (p[0] == '/' && p[1] == '/')))
+            break;              /* a comment to the end of the line */
+        if (in_str || !(isalpha((unsigned char)*p) || *p == '*') ||
+            (p > line && (isalnum((unsigned char)p[-1]) || p[-1] == '_' ||
+                          p[-1] == '-' || p[-1] == '*')))
+            continue;
+        const char *e = p;
+        while (isalnum((unsigned char)*e) || *e == '_' || *e == '-' ||
+               *e == '*')
+            e++;
+        const char *q = e;
+        while (*q == ' ' || *q == '\t')
+            q++;
+        if (*q == '=' || *q == ':') {
+            names[n] = p;
+            lens[n++] = (size_t)(e - p);
+        }
+        p = e - 1;
+    }
+    return n;
+}
+
+/* libconfig's terse messages, made to say what they are about from the
+ * text at the line they name. */
+static void
+libconfig_error(const char *file, int line, const char *text, char *out,
+                size_t len)
+{
+    char l[1024], prev[1024];
+
+    bool have = file_line(file, line, l, sizeof(l));
+    if (strcmp(text, "duplicate setting name") == 0 && have) {
+        /* The name set on this line that was set before: on this line
+         * first, else on an earlier one. */
+        const char *names[32];
+        size_t lens[32];
+        size_t n = line_names(l, names, lens, 32);
+        for (size_t i = n; i-- > 0; ) {
+            bool dup = false;
+            for (size_t j = 0; j < i && !dup; j++)
+                dup = lens[j] == lens[i] &&
+                      memcmp(names[j], names[i], lens[i]) == 0;
+            for (int k = 1; k < line && !dup; k++) {
+                const char *pn[32];
+                size_t pl[32];
+                if (!file_line(file, k, prev, sizeof(prev)))
+                    break;
+                size_t m = line_names(prev, pn, pl, 32);
+                for (size_t j = 0; j < m && !dup; j++)
+                    dup = pl[j] == lens[i] &&
+                          memcmp(pn[j], names[i], lens[i]) == 0;
+            }
+            if (dup) {
+                snprintf(out, len, "%s:%d: duplicate setting \"%.*s\"", file,
+                         line, (int)lens[i], names[i]);
+                return;
+            }
+        }
+        snprintf(out, len, "%s:%d: duplicate setting", file, line);
+        return;
+    }
+    if (strcmp(text, "cannot open include file") == 0 && have) {
+        const char *p = strstr(l, "@include");
+        const char *q = p ? strchr(p, '"') : NULL;
+        const char *e = q ? strchr(q + 1, '"') : NULL;
+        if (e != NULL) {
+            snprintf(out, len, "%s:%d: cannot open include file \"%.*s\"",
+                     file, line, (int)(e - q - 1), q + 1);
+            return;
+        }
+    }
+    if (strcmp(text, "syntax error") == 0) {
+        const char *p = l;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if (!have || *p == '\0')
+            snprintf(out, len, "%s:%d: syntax error at the end of the file "
+                     "(an unclosed string, group or list?)", file, line);
+        else
+            snprintf(out, len, "%s:%d: syntax error in: %.72s%s", file,
+                     line, p, strlen(p) > 72 ? "..." : "");
+        return;
+    }
+    snprintf(out, len, "%s:%d: %s", file, line, text);
 }
 
 struct conf *
@@ -715,14 +957,15 @@ conf_load(const char *path, struct conf_errors *errs)
         snprintf(ctx.incdir, sizeof(ctx.incdir), "%s", dir[0] ? dir : "");
     }
     if (config_read_file(&cfg, path) != CONFIG_TRUE) {
-        char buf[4200];
+        char buf[8400 + 1200];
         const char *f = config_error_file(&cfg);
+        char full[8200];
         if (f != NULL && f[0] != '/' && strcmp(f, path) != 0 && ctx.incdir[0])
-            snprintf(buf, sizeof(buf), "%s/%s:%d: %s", ctx.incdir, f,
-                     config_error_line(&cfg), config_error_text(&cfg));
+            snprintf(full, sizeof(full), "%s/%s", ctx.incdir, f);
         else
-            snprintf(buf, sizeof(buf), "%s:%d: %s", f ? f : path,
-                     config_error_line(&cfg), config_error_text(&cfg));
+            snprintf(full, sizeof(full), "%s", f ? f : path);
+        libconfig_error(full, config_error_line(&cfg),
+                        config_error_text(&cfg), buf, sizeof(buf));
         errors_add(errs, buf);
         config_destroy(&cfg);
         arena_free(a);

@@ -33,6 +33,10 @@ const struct conf_section *conf_root_section(void);
 void conf_error(struct conf_ctx *ctx, const struct conf_src *src,
                 const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 struct arena *conf_ctx_arena(struct conf_ctx *ctx);
+/* In a check function: where key of the section being checked was set
+ * (its file and line), or section when it was not. */
+struct conf_src conf_key_src(struct conf_ctx *ctx,
+                             const struct conf_src *section, const char *key);
 /* A feature not in this release: refused rather than silently ignored. */
 void conf_unsupported(struct conf_ctx *ctx, const struct conf_src *src,
                       const char *where, const char *what);
@@ -46,6 +50,17 @@ struct conf *conf_ctx_conf(struct conf_ctx *ctx);
 struct rx *conf_regex_compile(struct conf_ctx *ctx, const struct conf_src *src,
                               const char *what, const char *key,
                               const char *pattern);
+
+/* The name in table (NULL-terminated entries stride bytes apart, each
+ * starting with its name) clearly nearest to word: at most 2 edits and a
+ * third of its length, or a case difference ("get" for "GET"); NULL when
+ * none is, or two are as near, or word is in the table. */
+const char *conf_nearest(const char *word, const void *table, size_t stride);
+
+/* Whether m is a method cerberus knows (http_methods: case-sensitive, no
+ * extension methods); if not, hint holds " (did you mean \"GET\"?)" or the
+ * list of known ones. */
+bool conf_method_known(const char *m, char *hint, size_t len);
 
 const char *conf_enum_name(const struct conf_section *sec, const char *key,
                            int value);

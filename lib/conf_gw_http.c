@@ -324,10 +324,15 @@ check_cors(struct conf_ctx *ctx, const struct conf_cors *cors,
             conf_error(ctx, &cors->src, "%s: cors.origins[%zu]: \"%s\" is not "
                        "an origin (scheme://host[:port])", where, i, o);
     }
-    for (size_t i = 0; i < cors->nmethods; i++)
+    for (size_t i = 0; i < cors->nmethods; i++) {
+        char hint[128];
         if (!is_token(cors->methods[i]))
             conf_error(ctx, &cors->src, "%s: cors.methods: \"%s\" is not a "
                        "method", where, cors->methods[i]);
+        else if (!conf_method_known(cors->methods[i], hint, sizeof(hint)))
+            conf_error(ctx, &cors->src, "%s: cors.methods: unknown method "
+                       "\"%s\"%s", where, cors->methods[i], hint);
+    }
     for (size_t i = 0; i < cors->nheaders; i++)
         if (!is_token(cors->headers[i]))
             conf_error(ctx, &cors->src, "%s: cors.headers: \"%s\" is not a "

@@ -93,8 +93,12 @@ key_check(struct conf_ctx *ctx, struct conf *c, const struct conf_src *src,
         c->key_claims[c->nkey_claims++] = (char *)(k + 4);
         return true;
     }
+    static const char *const kinds[] = { "ip", "consumer", NULL };
+    const char *near = conf_nearest(k, kinds, sizeof(*kinds));
     conf_error(ctx, src, "%s: key: \"%s\" is not ip, consumer, "
-               "header:NAME or jwt:CLAIM", where, k);
+               "header:NAME or jwt:CLAIM%s%s%s", where, k,
+               near ? " (did you mean \"" : "", near ? near : "",
+               near ? "\"?)" : "");
     return false;
 }
 

@@ -700,10 +700,15 @@ route_check(struct conf_ctx *ctx, void *obj, const char *path)
             conf_error(ctx, &r->src, "%s.host: invalid host \"%s\" (a name, "
                        "*.domain or [IPv6], without a port)", path, r->host);
     }
-    for (size_t i = 0; i < r->nmethods; i++)
+    for (size_t i = 0; i < r->nmethods; i++) {
+        char hint[128];
         if (!is_token(r->methods[i]))
             conf_error(ctx, &r->src, "%s.methods: invalid method \"%s\"", path,
                        r->methods[i]);
+        else if (!conf_method_known(r->methods[i], hint, sizeof(hint)))
+            conf_error(ctx, &r->src, "%s.methods: unknown method \"%s\"%s",
+                       path, r->methods[i], hint);
+    }
     r->header_re = arena_calloc(conf_ctx_arena(ctx), r->nheaders + 1,
                                 sizeof(*r->header_re));
     for (size_t i = 0; i < r->nheaders; i++) {
@@ -832,14 +837,17 @@ root_check(struct conf_ctx *ctx, void *obj, const char *path)
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         c->workers = n < 1 ? 1 : n > CERB_MAX_WORKERS ? CERB_MAX_WORKERS : n;
     }
+    struct conf_src us = conf_key_src(ctx, &c->src, "user");
+    struct conf_src gs = conf_key_src(ctx, &c->src, "group");
     if (c->user != NULL && getpwnam(c->user) == NULL)
-        conf_error(ctx, &c->src, "user: unknown user \"%s\"", c->user);
+        conf_error(ctx, &us, "user: unknown user \"%s\"", c->user);
     if (c->group != NULL && getgrnam(c->group) == NULL)
-        conf_error(ctx, &c->src, "group: unknown group \"%s\"", c->group);
+        conf_error(ctx, &gs, "group: unknown group \"%s\"", c->group);
     if (c->group != NULL && c->user == NULL)
-        conf_error(ctx, &c->src, "group: needs user");
+        conf_error(ctx, &gs, "group: needs user");
+    struct conf_src ls = conf_key_src(ctx, &c->src, "listeners");
     if (c->nlisteners > CERB_MAX_LISTENERS)
-        conf_error(ctx, &c->src, "listeners: at most %d listeners",
+        conf_error(ctx, &ls, "listeners: at most %d listeners",
                    CERB_MAX_LISTENERS);
 
     for (size_t i = 0; i < c->nlisteners; i++) {

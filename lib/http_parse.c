@@ -156,23 +156,21 @@ http_framing_name(struct http_str name)
     }
 }
 
-static const struct {
-    const char *name;
-    int id;
-} methods[] = {
+const struct http_method_name http_methods[] = {
     { "GET", HTTP_GET }, { "HEAD", HTTP_HEAD }, { "POST", HTTP_POST },
     { "PUT", HTTP_PUT }, { "DELETE", HTTP_DELETE },
     { "OPTIONS", HTTP_OPTIONS }, { "PATCH", HTTP_PATCH },
     { "CONNECT", HTTP_CONNECT }, { "TRACE", HTTP_TRACE },
+    { NULL, HTTP_OTHER }
 };
 
 static int
 method_id(struct http_str m)
 {
-    for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
-        if (m.len == strlen(methods[i].name) &&
-            memcmp(m.p, methods[i].name, m.len) == 0)
-            return methods[i].id;
+    for (size_t i = 0; http_methods[i].name != NULL; i++)
+        if (m.len == strlen(http_methods[i].name) &&
+            memcmp(m.p, http_methods[i].name, m.len) == 0)
+            return http_methods[i].id;
     return HTTP_OTHER;
 }
 

@@ -22,6 +22,14 @@ enum http_method {
     HTTP_OPTIONS, HTTP_PATCH, HTTP_CONNECT, HTTP_TRACE
 };
 
+/* The methods cerberus knows (RFC 9110 and PATCH, RFC 5789), each with
+ * its id; NULL-terminated. A route's `methods` names only these. */
+struct http_method_name {
+    const char *name;
+    int id;
+};
+extern const struct http_method_name http_methods[];
+
 struct http_request {
     struct http_str method, target, path, query, host;
     int method_id;

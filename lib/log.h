@@ -10,6 +10,9 @@ enum log_level {
  * only: access logs may hold secrets), never through a symbolic link. */
 #define LOG_FILE_MODE 0640
 int log_file_open(const char *path);
+/* 0 if log_file_open(path) would succeed, else the errno it would fail
+ * with; creates and changes nothing (for `check`). */
+int log_file_probe(const char *path);
 /* strerror, or what ELOOP means for log_file_open. */
 const char *log_file_error(int e);
 

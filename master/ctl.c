@@ -110,13 +110,19 @@ status_num(const char *text, const char *key)
 }
 
 int
-ctl_check(const char *conf_path)
+ctl_check(const char *conf_path, const char *pid_path)
 {
     struct conf *c = load_or_print(conf_path);
-    char d[32];
+    char d[32], err[4096];
 
     if (c == NULL)
         return 1;
+    /* What start would open or create, probed (nginx -t). */
+    if (master_prepare(c, true, pid_path, true, err, sizeof(err)) < 0) {
+        fprintf(stderr, "cerberus: %s\n", err);
+        conf_free(c);
+        return 1;
+    }
     printf("configuration %s is valid\n", conf_path);
     unit_duration_format(c->drain_timeout, d, sizeof(d));
     printf("workers %lld, user %s, pid file %s, error log %s, drain_timeout "

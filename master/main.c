@@ -81,7 +81,7 @@ main(int argc, char **argv)
     if (strcmp(verb, "status") == 0)
         return ctl_status(conf, pid);
     if (strcmp(verb, "check") == 0)
-        return ctl_check(conf);
+        return ctl_check(conf, pid);
     if (strcmp(verb, "reopen") == 0)
         return ctl_reopen(conf, pid);
     fprintf(stderr, "cerberus: unknown verb \"%s\"\n", verb);

@@ -107,14 +107,14 @@ errors_join(const struct conf_errors *e, char *buf, size_t len)
 }
 
 static int
-root_check(const struct conf *c, char *err, size_t len)
+root_check(const struct conf *c, bool dry, char *err, size_t len)
 {
     if (geteuid() == 0 && c->user == NULL && !c->allow_root) {
         snprintf(err, len, "%s: refusing to run workers as root: set user "
                  "(and group), or allow_root = true", c->path);
         return -1;
     }
-    if (geteuid() != 0 && c->user != NULL)
+    if (!dry && geteuid() != 0 && c->user != NULL)
         log_info("not running as root: user \"%s\" is ignored", c->user);
     return 0;
 }
@@ -163,7 +163,7 @@ log_chown(const struct conf *c)
 /* Every access log exists and belongs to the workers' user before they
  * start (or reopen), so they can open it by name without privileges. */
 static int
-access_logs_prepare(const struct conf *c, char *err, size_t len)
+access_logs_prepare(const struct conf *c, bool dry, char *err, size_t len)
 {
     const struct conf_access_log *seen[CERB_MAX_LISTENERS + 1];
     size_t nseen = 0;
@@ -178,13 +178,16 @@ access_logs_prepare(const struct conf *c, char *err, size_t len)
         if (dup)
             continue;
         seen[nseen++] = a;
-        int fd = log_file_open(a->path);
-        if (fd < 0) {
+        int e = dry ? log_file_probe(a->path) : 0;
+        int fd = dry ? -1 : log_file_open(a->path);
+        if (e != 0 || (!dry && fd < 0)) {
             snprintf(err, len, "%s:%d: cannot open access log %s: %s",
                      a->src.file, a->src.line, a->path,
-                     log_file_error(errno));
+                     log_file_error(e ? e : errno));
             return -1;
         }
+        if (dry)
+            continue;
         log_give(c, fd, a->path);
         close(fd);
     }
@@ -214,6 +217,70 @@ log_setup(const struct conf *c, bool daemon, char *err, size_t len)
     if (log_open(want, err, (unsigned)len) < 0)
         return -1;
     log_chown(c);
+    return 0;
+}
+
+/* The schema's default of a top-level key. */
+static const char *
+root_default(const char *key)
+{
+    for (const struct conf_key *k = conf_root_section()->keys; k->name; k++)
+        if (strcmp(k->name, key) == 0)
+            return k->def;
+    return NULL;
+}
+
+/* `check`: a default path that would fail is worth a warning, not a
+ * refusal (nginx -t does the same for its compiled-in error log): the
+ * operator may start with -p, run in the foreground, or as root. */
+static int
+dry_path(const char *what, const char *path, bool is_default, const char *fix,
+         char *err, size_t len)
+{
+    int e = log_file_probe(path);
+
+    if (e == 0)
+        return 0;
+    if (is_default) {
+        fprintf(stderr, "cerberus: warning: cannot open %s %s: %s (the "
+                "default: %s)\n", what, path, log_file_error(e), fix);
+        return 0;
+    }
+    /* As the opener would say it: log_file_error for a log (a symbolic
+     * link is refused), strerror for the pid file (pidfile_create). */
+    snprintf(err, len, "cannot open %s %s: %s", what, path,
+             strcmp(what, "pid file") == 0 ? strerror(e) : log_file_error(e));
+    return -1;
+}
+
+int
+master_prepare(const struct conf *c, bool daemon, const char *pid_path,
+               bool dry, char *err, size_t len)
+{
+    if (root_check(c, dry, err, len) < 0)
+        return -1;
+    if (!dry) {
+        if (log_setup(c, daemon, err, len) < 0)
+            return -1;
+    } else if (c->error_log != NULL || default_error_log(daemon) != NULL) {
+        const char *el = c->error_log ? c->error_log
+                                      : default_error_log(daemon);
+        if (dry_path("error log", el, c->error_log == NULL, "set error_log, "
+                     "or use run, which logs to stderr", err, len) < 0)
+            return -1;
+    }
+    if (access_logs_prepare(c, dry, err, len) < 0 ||
+        state_prepare(c, dry, err, len) < 0)
+        return -1;
+    if (dry) {
+        const char *pf = pid_path ? pid_path : c->pid_file;
+        const char *def = root_default("pid_file");
+        bool is_def = pid_path == NULL && def != NULL &&
+                      strcmp(pf, def) == 0;
+        if (dry_path("pid file", pf, is_def, "set pid_file, or pass -p",
+                     err, len) < 0)
+            return -1;
+    }
     return 0;
 }
 
@@ -416,10 +483,7 @@ reload(struct master *m)
         conf_errors_free(&errs);
         goto fail;
     }
-    if (root_check(c, err, sizeof(err)) < 0 ||
-        log_setup(c, m->daemon, err, sizeof(err)) < 0 ||
-        access_logs_prepare(c, err, sizeof(err)) < 0 ||
-        state_prepare(c, err, sizeof(err)) < 0 ||
+    if (master_prepare(c, m->daemon, NULL, false, err, sizeof(err)) < 0 ||
         bind_server_slots(m, c, gen, err, sizeof(err)) < 0)
         goto fail_conf;
     if ((uint64_t)c->rate_limit_table != m->shm.hdr->rl_entries ||
@@ -660,7 +724,7 @@ reopen_logs(struct master *m)
 
     log_reopen();
     log_chown(m->conf);
-    if (access_logs_prepare(m->conf, err, sizeof(err)) < 0)
+    if (access_logs_prepare(m->conf, false, err, sizeof(err)) < 0)
         log_error("%s", err);
     log_notice("reopened log files");
     process_signal_all(m, SIGUSR1);
@@ -711,10 +775,7 @@ master_run(const char *conf_path, const char *pid_path, bool daemon,
              pid_path ? pid_path : c->pid_file);
     status_path_for(m->pid_path, m->status_path, sizeof(m->status_path));
     log_set_level(c->log_level);
-    if (root_check(c, err, sizeof(err)) < 0 ||
-        log_setup(c, daemon, err, sizeof(err)) < 0 ||
-        access_logs_prepare(c, err, sizeof(err)) < 0 ||
-        state_prepare(c, err, sizeof(err)) < 0) {
+    if (master_prepare(c, daemon, NULL, false, err, sizeof(err)) < 0) {
         report(m, err);
         conf_free(c);
         return 1;

@@ -89,9 +89,17 @@ extern struct master *cerb_master;
 int master_run(const char *conf_path, const char *pid_path, bool daemon,
                int notify_fd);
 uint64_t master_now(void);
+/* Everything start and reload open or create before a worker runs (root
+ * without user, the error log, the access logs, state_dir), in one place;
+ * dry (`check`) runs the same steps creating and changing nothing, plus
+ * the pid file's (pid_path, else the config's), and says only a warning
+ * on stderr for a default path (error_log or pid_file not set). */
+int master_prepare(const struct conf *c, bool daemon, const char *pid_path,
+                   bool dry, char *err, size_t len);
 
 /* state.c: the quota state file in state_dir */
-int state_prepare(const struct conf *c, char *err, size_t len);
+/* dry (`check`): whether it would succeed, creating nothing */
+int state_prepare(const struct conf *c, bool dry, char *err, size_t len);
 int state_load(struct master *m, char *err, size_t len);
 void state_save(struct master *m);
 
@@ -134,7 +142,7 @@ int ctl_stop(const char *conf_path, const char *pid_path, bool graceful);
 int ctl_reload(const char *conf_path, const char *pid_path);
 int ctl_status(const char *conf_path, const char *pid_path);
 int ctl_reopen(const char *conf_path, const char *pid_path);
-int ctl_check(const char *conf_path);
+int ctl_check(const char *conf_path, const char *pid_path);
 int ctl_start(const char *conf_path, const char *pid_path);
 
 #endif

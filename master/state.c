@@ -20,13 +20,36 @@ state_path(const struct conf *c, char *out, size_t cap)
 }
 
 int
-state_prepare(const struct conf *c, char *err, size_t len)
+state_prepare(const struct conf *c, bool dry, char *err, size_t len)
 {
     struct stat st;
 
     if (!c->has_quotas)
         return 0;
-    if (mkdir(c->state_dir, 0750) != 0 && errno != EEXIST) {
+    if (dry && stat(c->state_dir, &st) != 0 && errno == ENOENT) {
+        /* `check`: would the mkdir below succeed? */
+        char parent[4096];
+        snprintf(parent, sizeof(parent), "%s", c->state_dir);
+        char *slash = strrchr(parent, '/');
+        if (slash != NULL)
+            *slash = '\0';
+        int e = 0;
+        if (slash == NULL || parent[0] == '\0')
+            e = access(slash ? "/" : ".", W_OK | X_OK) != 0 ? errno : 0;
+        else if (stat(parent, &st) != 0)
+            e = errno;
+        else if (!S_ISDIR(st.st_mode))
+            e = ENOTDIR;
+        else if (access(parent, W_OK | X_OK) != 0)
+            e = errno;
+        if (e != 0) {
+            snprintf(err, len, "state_dir \"%s\": cannot create: %s (quotas "
+                     "are kept there)", c->state_dir, strerror(e));
+            return -1;
+        }
+        return 0;
+    }
+    if (!dry && mkdir(c->state_dir, 0750) != 0 && errno != EEXIST) {
         snprintf(err, len, "state_dir \"%s\": cannot create: %s (quotas "
                  "are kept there)", c->state_dir, strerror(errno));
         return -1;

@@ -28,8 +28,20 @@ like($unit, qr{^ExecStop=/usr/sbin/cerberus stop --graceful\b}m, 'unit: ExecStop
 unlike($unit, qr/@\w+@/, 'unit: no placeholder left');
 ($rc, $out) = Cerb::run_cmd("$dest/usr/sbin/cerberus", '--help');
 like($out, qr{default /etc/cerberus/cerberus\.conf}, 'the installed binary looks for /etc/cerberus/cerberus.conf');
-($rc, $out, $err) = Cerb::run_cmd("$dest/usr/sbin/cerberus", 'check', '-c', "$dest/etc/cerberus/cerberus.conf");
-is($rc, 0, 'the installed config checks') or diag($err);
+# check opens what start would: the directories install made (under
+# DESTDIR here), and the runtime one systemd makes (RuntimeDirectory).
+{
+    my $aux = tempdir('cerb-run-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+    my $ic = slurp("$dest/etc/cerberus/cerberus.conf");
+    $ic =~ s{"/var/}{"$dest/var/}g;
+    $ic =~ s{"/run/}{"$aux/}g;
+    mkdir "$aux/cerberus";
+    open my $cf, '>', "$aux/checked.conf" or die $!;
+    print $cf $ic;
+    close $cf;
+    ($rc, $out, $err) = Cerb::run_cmd("$dest/usr/sbin/cerberus", 'check', '-c', "$aux/checked.conf");
+    is($rc, 0, 'the installed config checks (given its directories)') or diag($err);
+}
 
 # An operator's edited config is never overwritten, and survives uninstall.
 open my $f, '>>', "$dest/etc/cerberus/cerberus.conf" or die;

@@ -578,6 +578,56 @@ test_shipped(void)
     conf_free(c);
 }
 
+/* ---- did you mean, and methods ------------------------------------------ */
+
+static void
+test_nearest(void)
+{
+    static const char *const names[] = {
+        "keepalive_timeout", "body_timeout", "header_timeout", "tls", "ttl",
+        "name", "weight", NULL
+    };
+    static const char *const levels[] = {
+        "debug", "info", "notice", "warn", "error", NULL
+    };
+    const char *n;
+    char hint[160];
+
+#define NEAR(w) conf_nearest((w), names, sizeof(*names))
+    n = NEAR("keepalive_timout");
+    is_str(n ? n : "(null)", "keepalive_timeout", "one deletion");
+    n = NEAR("wieght");
+    is_str(n ? n : "(null)", "weight", "a transposition is one edit");
+    n = NEAR("body_timeuot");
+    is_str(n ? n : "(null)", "body_timeout", "a transposition in a long name");
+    ok(NEAR("keepalive_tmieuotx") == NULL, "three edits: nothing");
+    ok(NEAR("tsl") == NULL, "as near tls as ttl: nothing (no clear winner)");
+    ok(NEAR("nmae") != NULL && strcmp(NEAR("nmae"), "name") == 0,
+       "a four-letter name, one edit");
+    ok(NEAR("nm") == NULL, "two letters: nobody's typo");
+    ok(NEAR("name") == NULL, "a valid name has no suggestion");
+    ok(NEAR("frobnicate") == NULL, "far from everything");
+    n = conf_nearest("NAME", names, sizeof(*names));
+    is_str(n ? n : "(null)", "name", "a case difference, however far");
+    n = conf_nearest("infp", levels, sizeof(*levels));
+    is_str(n ? n : "(null)", "info", "an enum value");
+#undef NEAR
+
+    ok(conf_method_known("GET", hint, sizeof(hint)), "GET is known");
+    ok(conf_method_known("PATCH", hint, sizeof(hint)), "PATCH is known");
+    ok(conf_method_known("CONNECT", hint, sizeof(hint)) &&
+       conf_method_known("TRACE", hint, sizeof(hint)),
+       "CONNECT and TRACE are known");
+    ok(!conf_method_known("GETT", hint, sizeof(hint)), "GETT is not");
+    is_str(hint, " (did you mean \"GET\"?)", "... GET is suggested");
+    ok(!conf_method_known("get", hint, sizeof(hint)), "get is not");
+    is_str(hint, " (did you mean \"GET\"?)", "... methods are case-sensitive");
+    ok(!conf_method_known("PROPFIND", hint, sizeof(hint)),
+       "extension methods are refused");
+    is_str(hint, " (expected one of GET, HEAD, POST, PUT, DELETE, CONNECT, "
+           "OPTIONS, TRACE, PATCH)", "... with the list");
+}
+
 int
 main(void)
 {
@@ -586,5 +636,6 @@ main(void)
     test_errors();
     test_schema();
     test_shipped();
+    test_nearest();
     return done_testing();
 }
