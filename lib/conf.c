@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "arena.h"
+#include "conf_include.h"
 #include "units.h"
 
 struct conf_ctx {
@@ -23,6 +24,7 @@ struct conf_ctx {
     const char *file[16];
     int nfiles;
     char incdir[4096];
+    const struct conf_text *text;   /* maps lines to included files */
 };
 
 static void
@@ -126,6 +128,8 @@ src_of(struct conf_ctx *ctx, const config_setting_t *s)
 
     src.file = ctx->conf->path;
     src.line = (int)config_setting_source_line(s);
+    if (f == NULL && ctx->text != NULL)
+        conf_text_where(ctx->text, src.line, &f, &src.line);
     if (f == NULL)
         return src;
     for (int i = 0; i < ctx->nfiles; i++)
@@ -686,7 +690,6 @@ conf_load(const char *path, struct conf_errors *errs)
 {
     struct arena *a = arena_new(16384);
     config_t cfg;
-    char dir[4096];
 
     if (a == NULL) {
         errors_add(errs, "out of memory");
@@ -705,32 +708,34 @@ conf_load(const char *path, struct conf_errors *errs)
         arena_free(a);
         return NULL;
     }
-    config_init(&cfg);
-    /* @include paths are relative to the directory of the main file. */
-    snprintf(dir, sizeof(dir), "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (slash != NULL) {
-        *slash = '\0';
-        config_set_include_dir(&cfg, dir[0] ? dir : "/");
-        snprintf(ctx.incdir, sizeof(ctx.incdir), "%s", dir[0] ? dir : "");
+    /* @include is expanded by conf_text_load(), libconfig sees one text. */
+    struct conf_text text;
+    char ebuf[8400];
+    if (conf_text_load(&text, path, ebuf, sizeof(ebuf)) < 0) {
+        errors_add(errs, ebuf);
+        conf_text_free(&text);
+        arena_free(a);
+        return NULL;
     }
-    if (config_read_file(&cfg, path) != CONFIG_TRUE) {
+    ctx.text = &text;
+    config_init(&cfg);
+    if (config_read_string(&cfg, text.buf) != CONFIG_TRUE) {
         char buf[4200];
-        const char *f = config_error_file(&cfg);
-        if (f != NULL && f[0] != '/' && strcmp(f, path) != 0 && ctx.incdir[0])
-            snprintf(buf, sizeof(buf), "%s/%s:%d: %s", ctx.incdir, f,
-                     config_error_line(&cfg), config_error_text(&cfg));
-        else
-            snprintf(buf, sizeof(buf), "%s:%d: %s", f ? f : path,
-                     config_error_line(&cfg), config_error_text(&cfg));
+        const char *f;
+        int line;
+        conf_text_where(&text, config_error_line(&cfg), &f, &line);
+        snprintf(buf, sizeof(buf), "%s:%d: %s", f ? f : path, line,
+                 config_error_text(&cfg));
         errors_add(errs, buf);
         config_destroy(&cfg);
+        conf_text_free(&text);
         arena_free(a);
         return NULL;
     }
     parse_section(&ctx, conf_root_section(), config_root_setting(&cfg), c, "");
     /* Source file names point into libconfig's memory: copy them. */
     config_destroy(&cfg);
+    conf_text_free(&text);
     if (ctx.failed) {
         arena_free(a);
         return NULL;
@@ -783,14 +788,19 @@ conf_peek_string(const char *path, const char *key, char *out, size_t len)
             v = k->def;
     config_init(&cfg);
     const char *got = NULL;
-    if (config_read_file(&cfg, path) == CONFIG_TRUE) {
+    struct conf_text text;
+    char ebuf[256];
+    if (conf_text_load(&text, path, ebuf, sizeof(ebuf)) == 0 &&
+        config_read_string(&cfg, text.buf) == CONFIG_TRUE) {
         if (config_lookup_string(&cfg, key, &got) == CONFIG_TRUE)
             v = got;
         snprintf(out, len, "%s", v ? v : "");
         config_destroy(&cfg);
+        conf_text_free(&text);
         goto resolve;
     }
     config_destroy(&cfg);
+    conf_text_free(&text);
     /* Not even libconfig syntax: look for `key = "value"` as text. */
     snprintf(out, len, "%s", v ? v : "");
     FILE *f = fopen(path, "r");
