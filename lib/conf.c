@@ -19,12 +19,8 @@ struct conf_ctx {
     struct arena *arena;
     struct conf_errors *errs;
     int failed;
-    /* libconfig's file names die with it: interned copies in the arena. */
-    const char *raw_file[16];
-    const char *file[16];
-    int nfiles;
-    char incdir[4096];
     const struct conf_text *text;   /* maps lines to included files */
+    const char **file;              /* its file names, in the arena */
 };
 
 static void
@@ -124,31 +120,15 @@ static struct conf_src
 src_of(struct conf_ctx *ctx, const config_setting_t *s)
 {
     struct conf_src src;
-    const char *f = config_setting_source_file(s);
 
+    /* libconfig parsed the expanded text: its line says which file. */
     src.file = ctx->conf->path;
     src.line = (int)config_setting_source_line(s);
-    if (f == NULL && ctx->text != NULL)
-        conf_text_where(ctx->text, src.line, &f, &src.line);
-    if (f == NULL)
-        return src;
-    for (int i = 0; i < ctx->nfiles; i++)
-        if (ctx->raw_file[i] == f || strcmp(ctx->raw_file[i], f) == 0) {
+    if (ctx->text != NULL) {
+        const char *unused;
+        int i = conf_text_where(ctx->text, src.line, &unused, &src.line);
+        if (i >= 0)
             src.file = ctx->file[i];
-            return src;
-        }
-    if (f[0] != '/' && strcmp(f, ctx->conf->path) != 0 && ctx->incdir[0]) {
-        /* libconfig names included files as written: make them findable. */
-        size_t l = strlen(ctx->incdir) + strlen(f) + 2;
-        char *full = arena_alloc(ctx->arena, l);
-        snprintf(full, l, "%s/%s", ctx->incdir, f);
-        src.file = full;
-    } else {
-        src.file = arena_strdup(ctx->arena, f);
-    }
-    if (ctx->nfiles < 16) {
-        ctx->raw_file[ctx->nfiles] = f;
-        ctx->file[ctx->nfiles++] = src.file;
     }
     return src;
 }
@@ -718,6 +698,9 @@ conf_load(const char *path, struct conf_errors *errs)
         return NULL;
     }
     ctx.text = &text;
+    ctx.file = arena_alloc(a, text.nfiles * sizeof(*ctx.file));
+    for (size_t i = 0; i < text.nfiles; i++)
+        ctx.file[i] = arena_strdup(a, text.files[i]);
     config_init(&cfg);
     if (config_read_string(&cfg, text.buf) != CONFIG_TRUE) {
         char buf[4200];

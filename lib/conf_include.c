@@ -237,22 +237,23 @@ conf_text_load(struct conf_text *t, const char *path, char *err,
     return 0;
 }
 
-void
+int
 conf_text_where(const struct conf_text *t, int line, const char **file,
                 int *fline)
 {
     *file = NULL;
     *fline = line;
     if (t->nlines == 0)
-        return;
+        return -1;
     if (line < 1) {
         *file = t->files[0];    /* no line: the main file, as libconfig */
-        return;
+        return 0;
     }
     if ((size_t)line > t->nlines)
         line = (int)t->nlines;
     *file = t->files[t->map[line - 1].file];
     *fline = t->map[line - 1].line;
+    return (int)t->map[line - 1].file;
 }
 
 void

@@ -26,9 +26,9 @@ struct conf_text {
  * "file:line: message" in err. */
 int conf_text_load(struct conf_text *t, const char *path, char *err,
                    size_t errlen);
-/* Where line (1-based) of the expanded text came from; the last line for
- * one past the end. */
-void conf_text_where(const struct conf_text *t, int line, const char **file,
+/* Where line (1-based) of the expanded text came from (the last line for
+ * one past the end): the index of the file in files, or -1 if none. */
+int conf_text_where(const struct conf_text *t, int line, const char **file,
                      int *fline);
 void conf_text_free(struct conf_text *t);
 
