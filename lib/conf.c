@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "arena.h"
+#include "conf_include.h"
 #include "http_parse.h"
 #include "units.h"
 
@@ -21,11 +22,8 @@ struct conf_ctx {
     struct arena *arena;
     struct conf_errors *errs;
     int failed;
-    /* libconfig's file names die with it: interned copies in the arena. */
-    const char *raw_file[16];
-    const char *file[16];
-    int nfiles;
-    char incdir[4096];
+    const struct conf_text *text;   /* maps lines to included files */
+    const char **file;              /* its file names, in the arena */
     const config_setting_t *checking;   /* the group sec->check looks at */
 };
 
@@ -215,29 +213,15 @@ static struct conf_src
 src_of(struct conf_ctx *ctx, const config_setting_t *s)
 {
     struct conf_src src;
-    const char *f = config_setting_source_file(s);
 
+    /* libconfig parsed the expanded text: its line says which file. */
     src.file = ctx->conf->path;
     src.line = (int)config_setting_source_line(s);
-    if (f == NULL)
-        return src;
-    for (int i = 0; i < ctx->nfiles; i++)
-        if (ctx->raw_file[i] == f || strcmp(ctx->raw_file[i], f) == 0) {
+    if (ctx->text != NULL) {
+        const char *unused;
+        int i = conf_text_where(ctx->text, src.line, &unused, &src.line);
+        if (i >= 0)
             src.file = ctx->file[i];
-            return src;
-        }
-    if (f[0] != '/' && strcmp(f, ctx->conf->path) != 0 && ctx->incdir[0]) {
-        /* libconfig names included files as written: make them findable. */
-        size_t l = strlen(ctx->incdir) + strlen(f) + 2;
-        char *full = arena_alloc(ctx->arena, l);
-        snprintf(full, l, "%s/%s", ctx->incdir, f);
-        src.file = full;
-    } else {
-        src.file = arena_strdup(ctx->arena, f);
-    }
-    if (ctx->nfiles < 16) {
-        ctx->raw_file[ctx->nfiles] = f;
-        ctx->file[ctx->nfiles++] = src.file;
     }
     return src;
 }
@@ -928,7 +912,6 @@ conf_load(const char *path, struct conf_errors *errs)
 {
     struct arena *a = arena_new(16384);
     config_t cfg;
-    char dir[4096];
 
     if (a == NULL) {
         errors_add(errs, "out of memory");
@@ -947,33 +930,37 @@ conf_load(const char *path, struct conf_errors *errs)
         arena_free(a);
         return NULL;
     }
-    config_init(&cfg);
-    /* @include paths are relative to the directory of the main file. */
-    snprintf(dir, sizeof(dir), "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (slash != NULL) {
-        *slash = '\0';
-        config_set_include_dir(&cfg, dir[0] ? dir : "/");
-        snprintf(ctx.incdir, sizeof(ctx.incdir), "%s", dir[0] ? dir : "");
+    /* @include is expanded by conf_text_load(), libconfig sees one text. */
+    struct conf_text text;
+    char ebuf[8400];
+    if (conf_text_load(&text, path, ebuf, sizeof(ebuf)) < 0) {
+        errors_add(errs, ebuf);
+        conf_text_free(&text);
+        arena_free(a);
+        return NULL;
     }
-    if (config_read_file(&cfg, path) != CONFIG_TRUE) {
+    ctx.text = &text;
+    ctx.file = arena_alloc(a, text.nfiles * sizeof(*ctx.file));
+    for (size_t i = 0; i < text.nfiles; i++)
+        ctx.file[i] = arena_strdup(a, text.files[i]);
+    config_init(&cfg);
+    if (config_read_string(&cfg, text.buf) != CONFIG_TRUE) {
         char buf[8400 + 1200];
-        const char *f = config_error_file(&cfg);
-        char full[8200];
-        if (f != NULL && f[0] != '/' && strcmp(f, path) != 0 && ctx.incdir[0])
-            snprintf(full, sizeof(full), "%s/%s", ctx.incdir, f);
-        else
-            snprintf(full, sizeof(full), "%s", f ? f : path);
-        libconfig_error(full, config_error_line(&cfg),
-                        config_error_text(&cfg), buf, sizeof(buf));
+        const char *f;
+        int line;
+        conf_text_where(&text, config_error_line(&cfg), &f, &line);
+        libconfig_error(f ? f : path, line, config_error_text(&cfg), buf,
+                        sizeof(buf));
         errors_add(errs, buf);
         config_destroy(&cfg);
+        conf_text_free(&text);
         arena_free(a);
         return NULL;
     }
     parse_section(&ctx, conf_root_section(), config_root_setting(&cfg), c, "");
     /* Source file names point into libconfig's memory: copy them. */
     config_destroy(&cfg);
+    conf_text_free(&text);
     if (ctx.failed) {
         arena_free(a);
         return NULL;
@@ -1026,14 +1013,19 @@ conf_peek_string(const char *path, const char *key, char *out, size_t len)
             v = k->def;
     config_init(&cfg);
     const char *got = NULL;
-    if (config_read_file(&cfg, path) == CONFIG_TRUE) {
+    struct conf_text text;
+    char ebuf[256];
+    if (conf_text_load(&text, path, ebuf, sizeof(ebuf)) == 0 &&
+        config_read_string(&cfg, text.buf) == CONFIG_TRUE) {
         if (config_lookup_string(&cfg, key, &got) == CONFIG_TRUE)
             v = got;
         snprintf(out, len, "%s", v ? v : "");
         config_destroy(&cfg);
+        conf_text_free(&text);
         goto resolve;
     }
     config_destroy(&cfg);
+    conf_text_free(&text);
     /* Not even libconfig syntax: look for `key = "value"` as text. */
     snprintf(out, len, "%s", v ? v : "");
     FILE *f = fopen(path, "r");

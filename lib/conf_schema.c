@@ -477,8 +477,6 @@ health_check(struct conf_ctx *ctx, void *obj, const char *path)
     if (h->method != NULL && !is_token(h->method))
         conf_error(ctx, &h->src, "%s.method: invalid method \"%s\"", path,
                    h->method);
-    if (h->timeout > h->interval)
-        conf_error(ctx, &h->src, "%s: timeout must not exceed interval", path);
     if (h->body != NULL)
         h->body_re = conf_regex_compile(ctx, &h->src, "health.body", NULL,
                                        h->body);

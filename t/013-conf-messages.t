@@ -18,6 +18,8 @@ sub check_err {
     my ($rc, $out, $err) = Cerb::run_cmd(cerberus_bin(), 'check', '-c', $f);
     is($rc, 1, "$what: check fails");
     (my $w = $want) =~ s/%F/$f/g;
+    my $dir = $t->dir;
+    $w =~ s/%D/$dir/g;
     is($err, $w, "$what: exact text");
 }
 
@@ -27,7 +29,7 @@ check_err('dup.conf', "workers = 2;\nlog_level = \"info\";\nworkers = 3;\n$L",
 check_err('dup2.conf', "$L" . "pools = ( { name = \"a\";\n  servers = ( { address = \"127.0.0.1:2\"; } ); name = \"b\"; } );\n",
           "%F:3: duplicate setting \"name\"\n", 'a duplicate setting in a group');
 check_err('inc.conf', "workers = 1;\n\@include \"nope.conf\"\n$L",
-          "%F:2: cannot open include file \"nope.conf\"\n", 'an include that cannot be opened');
+          "%F:2: cannot open include file \"%D/nope.conf\": No such file or directory\n", 'an include that cannot be opened');
 check_err('syn.conf', "workers = 2;\nlisteners = ( { name = \"web\"; address = ; } );\n",
           "%F:2: syntax error in: listeners = ( { name = \"web\"; address = ; } );\n",
           'a syntax error shows its line');

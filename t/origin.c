@@ -195,6 +195,9 @@ static int g_healthy = 1;
 static uint64_t g_requests;
 static uint64_t g_connections;
 static uint64_t g_active;
+static uint64_t g_health_requests;  /* GET /health received */
+static uint64_t g_health_last_us;
+static uint64_t g_health_gap_min_us = UINT64_MAX;   /* between two of them */
 static EVP_MD *g_sha256;
 static char g_pattern[PATTERN_LEN + 26];
 static char g_discard[64 * 1024];
@@ -225,6 +228,7 @@ usage(void)
         "  status=N delay_ms=N size=N chunked=1 chunk=N echo=1\n"
         "  header=Name:Value close=1 drop=1\n"
         "Paths: /health /_origin/health/fail /_origin/health/ok /_origin/stats\n"
+        "  (stats: health_requests, health_gap_min_ms between two /health)\n"
         "WebSocket upgrades are answered with an echo service.\n");
 }
 
@@ -672,8 +676,12 @@ json_stats(struct buf *b)
     buf_adds(b, "{\"name\":");
     json_strz(b, g_name);
     buf_printf(b, ",\"requests\":%" PRIu64 ",\"connections\":%" PRIu64
-               ",\"active_connections\":%" PRIu64 "}\n",
-               g_requests, g_connections, g_active);
+               ",\"active_connections\":%" PRIu64
+               ",\"health_requests\":%" PRIu64
+               ",\"health_gap_min_ms\":%" PRId64 "}\n",
+               g_requests, g_connections, g_active, g_health_requests,
+               g_health_gap_min_us == UINT64_MAX ? (int64_t)-1
+               : (int64_t)(g_health_gap_min_us / 1000));
 }
 
 /* ---- connections ---- */
@@ -1272,6 +1280,15 @@ handle_request(struct conn *c)
 
     g_requests++;
     c->nreq++;
+    if (path_is(r, "/health")) {
+        /* The shortest time between two health checks tells whether a
+         * checker ever had two in flight (with a delay over its timeout). */
+        uint64_t t = now_us();
+        if (g_health_requests > 0 && t - g_health_last_us < g_health_gap_min_us)
+            g_health_gap_min_us = t - g_health_last_us;
+        g_health_last_us = t;
+        g_health_requests++;
+    }
     if (parse_query(c) < 0) {
         error_response(c, 400);
         return;

@@ -127,7 +127,11 @@ probe_release(struct probe *pr)
 }
 
 /* The check is over: report it and schedule the next one an interval
- * (with jitter) after this one started. */
+ * (with jitter) after this one started.  A check that outlasted its
+ * interval (timeout may exceed interval) was never started a second time:
+ * the probe's one timer was its timeout.  The rounds that came due while
+ * it ran are skipped, as HAProxy does, so the next check keeps to the
+ * interval's grid instead of starting the moment the slow one ended. */
 static void
 probe_done(struct probe *pr, bool ok, const char *why)
 {
@@ -144,6 +148,14 @@ probe_done(struct probe *pr, bool ok, const char *why)
                      ok ? "" : why);
     uint64_t next = pr->started_ms + jittered(ck, h->interval);
     uint64_t now = ev_now(ck->loop);
+    if (next <= now) {
+        uint64_t skip = (now - next) / (uint64_t)h->interval + 1;
+        next += skip * (uint64_t)h->interval;
+        log_debug("health check %s/%s took %llu ms, over its interval: "
+                  "%llu round(s) skipped", pr->pool->name, pr->srv->address,
+                  (unsigned long long)(now - pr->started_ms),
+                  (unsigned long long)skip);
+    }
     ev_timer_start(ck->loop, &pr->timer, next > now ? next - now : 0);
 }
 
