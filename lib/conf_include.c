@@ -126,8 +126,16 @@ include_one(struct conf_text *t, const char *from, int line,
     else
         snprintf(full, sizeof(full), "%.*s/%s", (int)(slash - from), from,
                  name);
-    if (strpbrk(name, "*?[") == NULL)
-        return load_file(t, full, depth + 1, from, line, err, errlen);
+    struct stat st;
+    if (strpbrk(name, "*?[") == NULL) {
+        /* a directory stands for its *.conf files (conf.d/) */
+        size_t fl = strlen(full);
+        if (stat(full, &st) != 0 || !S_ISDIR(st.st_mode) ||
+            fl + 8 > sizeof(full))
+            return load_file(t, full, depth + 1, from, line, err, errlen);
+        snprintf(full + fl, sizeof(full) - fl, "%s*.conf",
+                 fl > 0 && full[fl - 1] == '/' ? "" : "/");
+    }
 
     glob_t g;
     int rc = glob(full, 0, NULL, &g);

@@ -85,10 +85,15 @@ $f = $t->write_file('nested-missing.conf', "\@include \"sub/bad.conf\"\n");
 is($err, "$d/sub/bad.conf:2: cannot open include file \"$d/sub/gone.conf\": No such file or directory\n",
    'a missing nested include names the including file and its line');
 
-$f = $t->write_file('dir.conf', "\@include \"empty.d\"\n");
+# A directory stands for its *.conf files, in sorted order (conf.d/).
+$f = $t->write_file('dir.conf', $t->expand("%%PREAMBLE%%\n") . "\@include \"$d/abs/listeners.conf\"\n"
+    . "\@include \"sub/pools.conf\"\n\@include \"empty.d\"\n"
+    . "routes = (\n\@include \"routes.d/\"\n"
+    . "  { name = \"last\"; path_prefix = \"/\"; return = { status = 404; }; }\n);\n");
 ($rc, $out, $err) = check($f);
-is($err, "$f:1: cannot open include file \"$d/empty.d\": Is a directory\n",
-   'a directory is not a file (a glob includes its files)');
+is($rc, 0, 'a directory include checks') or diag($err);
+like($out, qr/\bb\s.*\n\s*c\s.*\n\s*c2\s.*\n\s*d\s.*\n\s*last\s/,
+     'a directory includes its .conf files in sorted order; an empty one nothing');
 
 # Errors inside included files carry that file's name and line.
 $t->write_file('sub/keys.conf', "workers = 1;\n\nlisteners = ( { name = \"web\"; address = \"127.0.0.1:1\"; wrong = 1; } );\n");
