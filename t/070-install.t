@@ -31,7 +31,7 @@ like($out, qr{default /etc/cerberus/cerberus\.conf}, 'the installed binary looks
 # check opens what start would: the directories install made (under
 # DESTDIR here), and the runtime one systemd makes (RuntimeDirectory).
 {
-    my $aux = tempdir('cerb-run-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+    my $aux = tempdir(CLEANUP => 1);
     my $ic = slurp("$dest/etc/cerberus/cerberus.conf");
     $ic =~ s{"/var/}{"$dest/var/}g;
     $ic =~ s{"/run/}{"$aux/}g;

@@ -11,9 +11,9 @@ use File::Temp qw(tempdir);
 use Cerb;
 
 my $src = $ENV{CERB_SRCDIR} // '.';
-my $build = tempdir('cerb-build-XXXXXX', TMPDIR => 1, CLEANUP => 1);
-my $dest = tempdir('cerb-inst-XXXXXX', TMPDIR => 1, CLEANUP => 1);
-my $dest2 = tempdir('cerb-inst-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+my $build = tempdir(CLEANUP => 1);
+my $dest = tempdir(CLEANUP => 1);
+my $dest2 = tempdir(CLEANUP => 1);
 chmod 0755, $dest;      # the workers' user walks to the logs
 my @make = ('make', '-s', '-C', $src, "BUILD=$build", 'prefix=/usr');
 

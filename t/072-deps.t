@@ -42,7 +42,7 @@ SKIP: {
 }
 
 # A machine that misses some: fake dpkg-query, id, sudo and apt-get.
-my $shim = tempdir('cerb-shim-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+my $shim = tempdir(CLEANUP => 1);
 sub shim {
     my ($name, $body) = @_;
     open my $f, '>', "$shim/$name" or die;
